@@ -1,0 +1,97 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every Rollcall target shares: Swift 6 language mode (strict concurrency) is the default for tools 6.x;
+/// these add the upcoming features STYLE.md asks for.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "rollcall",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rollcall", targets: ["rollcall"]),
+        .executable(name: "rollcall-agent", targets: ["rollcall-agent"]),
+        .library(name: "RollcallProtocol", targets: ["RollcallProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // The wire protocol: Codable reports, versioned. Foundation-light so the agent stays small.
+        .target(name: "RollcallProtocol", swiftSettings: strictSettings),
+
+        // Debian's libsqlite3 for the agent's outbox (the controller uses sqlite-nio's own prefixed copy).
+        .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+
+        .target(
+            name: "RollcallAgent",
+            dependencies: [
+                "RollcallProtocol", "CSQLite3",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "RollcallController",
+            dependencies: [
+                "RollcallProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "rollcall-agent",
+            dependencies: [
+                "RollcallAgent", "RollcallProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "rollcall",
+            dependencies: [
+                "RollcallController", "RollcallProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "RollcallProtocolTests", dependencies: ["RollcallProtocol"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RollcallAgentTests",
+            dependencies: ["RollcallAgent", "RollcallProtocol"],
+            resources: [],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RollcallControllerTests",
+            dependencies: [
+                "RollcallController", "RollcallProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Runs the built executables against each other, the way a technician does.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["rollcall", "rollcall-agent", "RollcallProtocol"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

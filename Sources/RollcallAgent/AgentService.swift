@@ -1,0 +1,125 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Logging
+import RollcallProtocol
+
+/// The daemon: take a snapshot every interval, queue it in the outbox, deliver the outbox with backoff.
+///
+/// Collection and delivery are independent: a dead controller delays delivery, never collection, and every
+/// snapshot waits in the outbox (on disk) until it is acknowledged. Between deadlines the task sleeps, so an idle
+/// agent uses no CPU.
+public struct AgentService: Sendable {
+    public let configuration: AgentConfiguration
+    public let logger: Logger
+
+    public init(configuration: AgentConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public enum RunError: Error, CustomStringConvertible {
+        case notConfigured(String)
+        case unidentified
+        case notDelivered(pending: Int, reason: String)
+
+        public var description: String {
+            switch self {
+            case .notConfigured(let message): message
+            case .unidentified:
+                "Cannot identify this machine: /etc/machine-id is missing or malformed and the DMI product UUID is unreadable. Run systemd-machine-id-setup."
+            case .notDelivered(let pending, let reason): "\(pending) report(s) still queued in the outbox: \(reason)"
+            }
+        }
+    }
+
+    /// Runs until the task is cancelled (SIGTERM). With `once`, takes one snapshot, delivers the outbox and
+    /// returns; it throws if reports are still queued after `onceDeadlineSeconds`.
+    public func run(once: Bool = false, onceDeadlineSeconds: Double = 30) async throws {
+        guard let urlText = configuration.controllerURL else {
+            throw RunError.notConfigured("No controller URL: set [controller] url in agent.toml")
+        }
+        let controller = try ControllerURL(urlText)
+        try Self.makeDirectory(configuration.stateDirectory)
+        let outbox = try Outbox(path: configuration.outboxPath, maxPendingSnapshots: configuration.maxPendingSnapshots)
+        let uploader = Uploader(controller: controller, timeoutSeconds: configuration.uploadTimeoutSeconds, logger: logger)
+        let backoff = Backoff(baseSeconds: min(5, Double(configuration.maxBackoffSeconds)), capSeconds: Double(configuration.maxBackoffSeconds))
+        var random = SystemRandomNumberGenerator()
+        let collector = InventoryCollector(root: FileSystemRoot(configuration.root))
+        let clock = ContinuousClock()
+        var nextCollection = clock.now
+        var nextDelivery = clock.now
+        var failures = 0
+        let startedAt = clock.now
+        logger.info("Agent started", metadata: [
+            "agent.controller": "\(controller)", "agent.interval": "\(configuration.intervalSeconds)",
+            "agent.outbox": "\(configuration.outboxPath)",
+        ])
+
+        while !Task.isCancelled {
+            if clock.now >= nextCollection {
+                try snapshot(collector, into: outbox)
+                nextCollection = clock.now.advanced(by: .seconds(configuration.intervalSeconds))
+                nextDelivery = min(nextDelivery, clock.now)
+            }
+            if clock.now >= nextDelivery {
+                switch try uploader.drain(outbox) {
+                case .empty(let delivered):
+                    if delivered > 0 || failures > 0 {
+                        logger.info("Outbox delivered", metadata: ["agent.delivered": "\(delivered)"])
+                    }
+                    failures = 0
+                    nextDelivery = nextCollection
+                    if once { return }
+                case .interrupted(let delivered, let reason):
+                    failures += 1
+                    let delay = backoff.delay(afterFailures: failures, using: &random)
+                    nextDelivery = clock.now.advanced(by: .milliseconds(Int(delay * 1000)))
+                    logger.warning("Controller unreachable; reports stay queued", metadata: [
+                        "agent.delivered": "\(delivered)", "agent.reason": "\(reason)",
+                        "agent.retry_in_s": "\(Int(delay))", "agent.failures": "\(failures)",
+                    ])
+                    if once, startedAt.duration(to: clock.now) > .seconds(onceDeadlineSeconds) || startedAt.duration(to: nextDelivery) > .seconds(onceDeadlineSeconds) {
+                        throw RunError.notDelivered(pending: try outbox.status().pending, reason: reason)
+                    }
+                }
+            }
+            let wake = min(nextCollection, nextDelivery)
+            if wake > clock.now {
+                do {
+                    try await Task.sleep(until: wake, clock: clock)
+                } catch {
+                    break  // cancelled: the outbox is already durable, nothing to flush
+                }
+            }
+        }
+        logger.info("Agent stopping")
+    }
+
+    private func snapshot(_ collector: InventoryCollector, into outbox: Outbox) throws {
+        let report = collector.collect()
+        guard !report.agent.machineID.isEmpty else { throw RunError.unidentified }
+        let body = try RollcallJSON.encoder().encode(report)
+        try outbox.enqueue(reportID: report.reportID, kind: "inventory", body: Array(body))
+        logger.info("Snapshot queued", metadata: [
+            "agent.report.id": "\(report.reportID)", "agent.packages": "\(report.software.packages.count)",
+            "agent.absent": "\(report.absent.count)",
+        ])
+    }
+
+    /// `mkdir -p` with mode 0700: the outbox holds the machine's inventory.
+    static func makeDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/\(component)"
+            if mkdir(current, 0o700) != 0, errno != EEXIST {
+                throw RunError.notConfigured("Cannot create state directory \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}

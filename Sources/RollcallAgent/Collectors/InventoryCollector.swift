@@ -1,0 +1,47 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+public import RollcallProtocol
+
+/// Takes one complete snapshot of a machine: hardware, software and what could not be read.
+///
+/// For example:
+/// ```swift
+/// let report = InventoryCollector(root: FileSystemRoot("Tests/Fixtures/laptop")).collect()
+/// print(report.hardware.system.serial ?? "no serial")
+/// ```
+public struct InventoryCollector: Sendable {
+    public static let agentVersion = "0.1.0"
+
+    public let root: FileSystemRoot
+
+    public init(root: FileSystemRoot) {
+        self.root = root
+    }
+
+    /// Never throws: every unreadable fact is listed in ``InventoryReport/absent`` instead.
+    public func collect(now: Date = Date()) -> InventoryReport {
+        let reader = FactReader(root: root)
+        let osCollector = OperatingSystemCollector()
+        let system = SystemIdentityCollector().collect(reader)
+        let hardware = HardwareInventory(
+            hostname: osCollector.hostname(reader),
+            system: system,
+            os: osCollector.collect(reader),
+            cpu: ProcessorCollector().collect(reader),
+            memory: MemoryCollector().collect(reader),
+            disks: DiskCollector().collect(reader),
+            networkInterfaces: NetworkCollector().collect(reader),
+            virtualization: VirtualizationDetector().detect(reader, system: system))
+        let software = SoftwareCollector().collect(reader)
+        let machineID = osCollector.machineID(reader) ?? system.uuid?.lowercased() ?? ""
+        return InventoryReport(
+            collectedAt: now,
+            agent: AgentIdentity(machineID: machineID, agentVersion: Self.agentVersion),
+            hardware: hardware,
+            software: software,
+            absent: reader.absent)
+    }
+}

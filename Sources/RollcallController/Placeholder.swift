@@ -1,0 +1,1 @@
+// The controller library; see the files beside this one.

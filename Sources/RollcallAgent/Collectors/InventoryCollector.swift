@@ -36,7 +36,7 @@ public struct InventoryCollector: Sendable {
             networkInterfaces: NetworkCollector().collect(reader),
             virtualization: VirtualizationDetector().detect(reader, system: system))
         let software = SoftwareCollector().collect(reader)
-        let machineID = osCollector.machineID(reader) ?? system.uuid?.lowercased() ?? ""
+        let machineID = osCollector.machineID(reader) ?? system.uuid.map { String($0.lowercased().filter { $0 != "-" }) } ?? ""
         return InventoryReport(
             collectedAt: now,
             agent: AgentIdentity(machineID: machineID, agentVersion: Self.agentVersion),

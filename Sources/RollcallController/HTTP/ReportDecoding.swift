@@ -1,0 +1,94 @@
+import Foundation
+import RollcallProtocol
+
+/// Turns a request body into an ``InventoryReport`` or an ``APIError`` that says what is wrong and where.
+///
+/// The schema version is checked first, on its own, so an agent newer than the controller gets "unsupported
+/// schema version 2" rather than a confusing complaint about a field it renamed.
+enum ReportDecoding {
+    struct VersionEnvelope: Decodable {
+        let schemaVersion: Int?
+    }
+
+    static func decode(_ body: Data) throws(APIError) -> InventoryReport {
+        guard !body.isEmpty else {
+            throw APIError(.badRequest, code: "empty_report", message: "The request body is empty; send the report as JSON.")
+        }
+        let decoder = RollcallJSON.decoder()
+        let envelope: VersionEnvelope
+        do {
+            envelope = try decoder.decode(VersionEnvelope.self, from: body)
+        } catch {
+            throw APIError(.badRequest, code: "malformed_report", message: "Report is not valid JSON: \(describe(error, body: body))")
+        }
+        guard let version = envelope.schemaVersion else {
+            throw APIError(.badRequest, code: "malformed_report", message: "Report has no schemaVersion field.")
+        }
+        guard version == InventoryReport.currentSchemaVersion else {
+            throw APIError(
+                .unprocessableContent, code: "unsupported_schema_version",
+                message: "Report schema version \(version) is not supported; this controller accepts version \(InventoryReport.currentSchemaVersion). Upgrade the controller or install a matching agent.")
+        }
+        let report: InventoryReport
+        do {
+            report = try decoder.decode(InventoryReport.self, from: body)
+        } catch {
+            throw APIError(.badRequest, code: "malformed_report", message: "Report does not match schema version \(version): \(describe(error, body: body))")
+        }
+        guard OperatingSystemIdentity.isMachineID(report.agent.machineID) else {
+            throw APIError(
+                .unprocessableContent, code: "unidentified_device",
+                message: "Report field agent.machineID '\(report.agent.machineID.prefix(64))' is not a 32-digit hex machine id; the agent could not identify its machine.")
+        }
+        return report
+    }
+
+    /// "at hardware.disks[2].sizeBytes: expected an unsigned integer, found a string".
+    static func describe(_ error: any Error, body: Data) -> String {
+        guard let decodingError = error as? DecodingError else { return "\(error)" }
+        func path(_ context: DecodingError.Context) -> String {
+            var text = ""
+            for key in context.codingPath {
+                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return text.isEmpty ? "the top level" : text
+        }
+        switch decodingError {
+        case .dataCorrupted(let context):
+            var detail = context.debugDescription
+            if let underlying = context.underlyingError {
+                detail = "\(underlying)".replacingOccurrences(of: "\n", with: " ")
+            }
+            if context.codingPath.isEmpty {
+                return "\(detail) (body is \(body.count) bytes; a truncated upload ends early)"
+            }
+            return "at \(path(context)): \(detail)"
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "missing field '\(key.stringValue)'" + (context.codingPath.isEmpty ? "" : " in \(parent)")
+        case .typeMismatch(let type, let context):
+            return "at \(path(context)): expected \(typeName(type)); \(context.debugDescription)"
+        case .valueNotFound(let type, let context):
+            return "at \(path(context)): expected \(typeName(type)), found null"
+        @unknown default:
+            return "\(decodingError)"
+        }
+    }
+
+    static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is UInt64.Type: "an unsigned integer"
+        case is Bool.Type: "true or false"
+        case is Double.Type: "a number"
+        default: "\(type)"
+        }
+    }
+}
+
+enum OperatingSystemIdentity {
+    static func isMachineID(_ value: String) -> Bool {
+        value.utf8.count == 32 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+}

@@ -1,1 +1,0 @@
-// The controller library; see the files beside this one.

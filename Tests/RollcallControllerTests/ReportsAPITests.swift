@@ -1,0 +1,253 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+@testable import RollcallController
+import RollcallProtocol
+import Testing
+
+/// A controller app over a real SQLite file in a new directory, started live on a loopback port.
+struct ControllerFixture {
+    let directory: URL
+    let store: ControllerStore
+    let configuration: ControllerConfiguration
+
+    static func make(maxReportBytes: Int = 8 << 20) async throws -> ControllerFixture {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-ctl-\(UUID().uuidString)")
+        var configuration = ControllerConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.storePath = directory.appendingPathComponent("controller.sqlite").path
+        configuration.maxReportBytes = maxReportBytes
+        let store = try await ControllerStore.open(path: configuration.storePath, logger: Logger(label: "test"))
+        return ControllerFixture(directory: directory, store: store, configuration: configuration)
+    }
+
+    func app() -> some ApplicationProtocol {
+        buildApplication(configuration: configuration, store: store, logger: Logger(label: "test"))
+    }
+
+    func tearDown() async {
+        await store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+func sampleReport(machineID: String = "3d1219c7c4c5404aaa1f6d2a48adfda4", hostname: String = "ict-suite-01",
+                  collectedAt: Date = Date(timeIntervalSince1970: 1_795_000_000)) -> InventoryReport {
+    var system = SystemIdentity()
+    system.vendor = "HP"
+    system.product = "HP EliteBook 840 G10"
+    system.serial = "5CG3281XYZ"
+    return InventoryReport(
+        collectedAt: collectedAt,
+        agent: AgentIdentity(machineID: machineID, agentVersion: "0.1.0"),
+        hardware: HardwareInventory(
+            hostname: hostname, system: system, os: OperatingSystem(prettyName: "Debian GNU/Linux 12 (bookworm)", kernel: "6.1.0-18-amd64"),
+            cpu: Processor(), memory: Memory(), disks: [], networkInterfaces: [],
+            virtualization: Virtualization(kind: .physical, evidence: [])),
+        software: SoftwareInventory(packages: [
+            SoftwarePackage(name: "firefox-esr", version: "115.9.1esr-1", architecture: "amd64", source: .dpkg, state: .installed),
+            SoftwarePackage(name: "libc6:i386", version: "2.36-9", architecture: "i386", source: .dpkg, state: .installed),
+            SoftwarePackage(name: "gone", version: "1", architecture: "amd64", source: .dpkg, state: .configFiles),
+        ]),
+        absent: [])
+}
+
+func encode(_ report: InventoryReport) throws -> ByteBuffer {
+    ByteBuffer(bytes: try RollcallJSON.encoder().encode(report))
+}
+
+func decodeError(_ buffer: ByteBuffer) throws -> APIErrorBody {
+    try RollcallJSON.decoder().decode(APIErrorBody.self, from: Data(buffer: buffer))
+}
+
+@Suite("Reports API")
+struct ReportsAPITests {
+    @Test("a report is stored once: the first post answers 201 stored, a retry 200 duplicate")
+    func idempotentIngest() async throws {
+        let fixture = try await ControllerFixture.make()
+        let report = sampleReport()
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: try encode(report)) { response in
+                #expect(response.status == .created)
+                let receipt = try RollcallJSON.decoder().decode(ReportReceipt.self, from: Data(buffer: response.body))
+                #expect(receipt == ReportReceipt(reportID: report.reportID, deviceID: report.agent.machineID, outcome: .stored))
+            }
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: try encode(report)) { response in
+                #expect(response.status == .ok)
+                let checked = try RollcallJSON.decoder().decode(ReportReceipt.self, from: Data(buffer: response.body)).outcome
+                #expect(checked == .duplicate)
+            }
+            try await client.execute(uri: "/api/v1/devices", method: .get) { response in
+                let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: Data(buffer: response.body))
+                #expect(devices.count == 1)
+                #expect(devices.first?.serial == "5CG3281XYZ")
+                #expect(devices.first?.packageCount == 2)
+            }
+            try await client.execute(uri: "/api/v1/devices/\(report.agent.machineID)", method: .get) { response in
+                let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: Data(buffer: response.body))
+                #expect(detail.latestReport == report)
+                #expect(detail.reportIDs == [report.reportID])
+            }
+            try await client.execute(uri: "/api/v1/devices/ffffffffffffffffffffffffffffffff", method: .get) { response in
+                #expect(response.status == .notFound)
+                let checked = try decodeError(response.body).error.code
+                #expect(checked == "unknown_device")
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 1)
+        await fixture.tearDown()
+    }
+
+    @Test("an older snapshot delivered late is kept but does not roll the device back")
+    func lateReportDoesNotRollBack() async throws {
+        let fixture = try await ControllerFixture.make()
+        let newer = sampleReport(hostname: "renamed-pc", collectedAt: Date(timeIntervalSince1970: 1_795_100_000))
+        let older = sampleReport(hostname: "old-name", collectedAt: Date(timeIntervalSince1970: 1_795_000_000))
+        _ = try await fixture.store.ingest(newer, body: "{}")
+        _ = try await fixture.store.ingest(older, body: "{}")
+        let devices = try await fixture.store.devices()
+        #expect(devices.map(\.hostname) == ["renamed-pc"])
+        #expect(try await fixture.store.reportCount() == 2)
+        await fixture.tearDown()
+    }
+
+    static let badBodies: [(String, String, Int, String)] = [
+        ("truncated JSON", "{\"schemaVersion\":1,\"reportID\":\"C305D220", 400, "malformed_report"),
+        ("empty body", "", 400, "empty_report"),
+        ("not an object", "[1,2,3]", 400, "malformed_report"),
+        ("unknown schema version", "{\"schemaVersion\":2,\"anything\":true}", 422, "unsupported_schema_version"),
+        ("no schema version", "{\"reportID\":\"C305D220-5549-493E-91BE-6BF1D3012213\"}", 400, "malformed_report"),
+    ]
+
+    @Test("bad bodies get a 4xx JSON error with a stable code and nothing is stored", arguments: badBodies)
+    func badBodiesAreRefused(name: String, body: String, status: Int, code: String) async throws {
+        let fixture = try await ControllerFixture.make()
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: ByteBuffer(string: body)) { response in
+                #expect(response.status.code == status, "\(name)")
+                let checked = try decodeError(response.body).error.code
+                #expect(checked == code, "\(name)")
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 0)
+        #expect(try await fixture.store.devices().isEmpty)
+        await fixture.tearDown()
+    }
+
+    @Test("a wrong type is reported with the field path")
+    func wrongTypeNamesTheField() async throws {
+        let fixture = try await ControllerFixture.make()
+        var json = try JSONSerialization.jsonObject(with: try RollcallJSON.encoder().encode(sampleReport())) as? [String: Any] ?? [:]
+        var hardware = json["hardware"] as? [String: Any] ?? [:]
+        hardware["hostname"] = 42
+        json["hardware"] = hardware
+        let body = try JSONSerialization.data(withJSONObject: json)
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: ByteBuffer(bytes: body)) { response in
+                #expect(response.status == .badRequest)
+                let message = try decodeError(response.body).error.message
+                #expect(message.contains("hardware.hostname"))
+                #expect(message.contains("expected a string"))
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 0)
+        await fixture.tearDown()
+    }
+
+    @Test("a report without a usable machine id is refused as unidentified")
+    func unidentifiedDevice() async throws {
+        let fixture = try await ControllerFixture.make()
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: try encode(sampleReport(machineID: ""))) { response in
+                #expect(response.status == .unprocessableContent)
+                let checked = try decodeError(response.body).error.code
+                #expect(checked == "unidentified_device")
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 0)
+        await fixture.tearDown()
+    }
+
+    @Test("a body over the size limit is refused with 413 before it is read whole")
+    func hugeBody() async throws {
+        let fixture = try await ControllerFixture.make(maxReportBytes: 64 * 1024)
+        let huge = ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 20)
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: huge) { response in
+                #expect(response.status == .contentTooLarge)
+                let error = try decodeError(response.body).error
+                #expect(error.code == "report_too_large")
+                #expect(error.message.contains("65536"))
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 0)
+        await fixture.tearDown()
+    }
+
+    @Test("the report page serves HTML, CSV and JSON from the same rows")
+    func reportFormats() async throws {
+        let fixture = try await ControllerFixture.make()
+        _ = try await fixture.store.ingest(sampleReport(), body: "{}")
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/report", method: .get) { response in
+                #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(String(buffer: response.body).contains("<td>5CG3281XYZ</td>"))
+            }
+            try await client.execute(uri: "/report?format=csv", method: .get) { response in
+                let lines = String(buffer: response.body).split(separator: "\r\n")
+                #expect(lines.count == 2)
+                #expect(lines[1].hasPrefix("ict-suite-01,5CG3281XYZ,HP,HP EliteBook 840 G10,"))
+            }
+            try await client.execute(uri: "/report?format=json", method: .get) { response in
+                #expect(String(buffer: response.body).contains("\"deviceCount\" : 1"))
+            }
+            try await client.execute(uri: "/report?format=pdf", method: .get) { response in
+                #expect(response.status == .badRequest)
+            }
+        }
+        await fixture.tearDown()
+    }
+}
+
+@Suite("Compliance report rendering")
+struct ComplianceReportTests {
+    static func device(hostname: String, lastSeen: Date) -> DeviceSummary {
+        DeviceSummary(id: "3d1219c7c4c5404aaa1f6d2a48adfda4", hostname: hostname, serial: "S1", vendor: "HP", model: "X",
+                      os: "Debian", kernel: "6.1", virtualization: "physical", firstSeen: lastSeen, lastSeen: lastSeen,
+                      packageCount: 12, lastReportID: UUID())
+    }
+
+    @Test("hostnames that look like spreadsheet formulas or HTML are neutralised")
+    func hostileHostnames() {
+        let now = Date()
+        let report = ComplianceReport(devices: [Self.device(hostname: "=HYPERLINK(\"http://x\",\"y\")", lastSeen: now),
+                                                Self.device(hostname: "<script>alert(1)</script>", lastSeen: now)], generatedAt: now)
+        let csv = report.csv()
+        #expect(csv.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""))
+        let html = report.html()
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("&lt;script&gt;"))
+    }
+
+    @Test("devices silent for over a week are flagged as not reporting")
+    func staleDevices() {
+        let now = Date()
+        let report = ComplianceReport(devices: [Self.device(hostname: "old", lastSeen: now.addingTimeInterval(-9 * 86400))], generatedAt: now)
+        #expect(report.csv().contains("no (last seen 9 days ago)"))
+    }
+
+    @Test("the sample controller.toml parses; errors name the file")
+    func configuration() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("controller/controller.toml").path
+        let configuration = try ControllerConfiguration.load(path: path)
+        #expect(configuration.port == 8080 && configuration.maxReportBytes == 8 << 20)
+        #expect { try ControllerConfiguration.parse("[server]\nport = \"eighty\"\n", source: "c.toml") } throws: {
+            "\($0)" == "c.toml: 'server.port' must be an integer"
+        }
+        #expect { try ControllerConfiguration.parse("[server\n", source: "c.toml") } throws: { "\($0)".hasPrefix("c.toml:1:") }
+    }
+}

@@ -140,7 +140,7 @@ struct VirtualizationDetector {
     ]
 
     static let dmiHypervisors: [(String, String)] = [
-        ("QEMU", "qemu"), ("VMware", "vmware"), ("innotek", "virtualbox"), ("VirtualBox", "virtualbox"),
+        ("QEMU", "qemu"), ("KVM", "kvm"), ("VMware", "vmware"), ("innotek", "virtualbox"), ("VirtualBox", "virtualbox"),
         ("Virtual Machine", "hyper-v"), ("Xen", "xen"), ("Amazon EC2", "amazon"), ("Google Compute Engine", "google"),
         ("Parallels", "parallels"), ("BHYVE", "bhyve"), ("KubeVirt", "kubevirt"), ("OpenStack", "openstack"), ("Bochs", "bochs"),
     ]

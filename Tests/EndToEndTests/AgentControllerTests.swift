@@ -1,0 +1,231 @@
+import Foundation
+import RollcallProtocol
+import Testing
+
+/// The built `rollcall` and `rollcall-agent` executables, next to this test bundle.
+enum Binaries {
+    static let directory: URL = {
+        if let override = ProcessInfo.processInfo.environment["ROLLCALL_BIN_DIR"] { return URL(fileURLWithPath: override) }
+        return URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    }()
+
+    static var controller: String { directory.appendingPathComponent("rollcall").path }
+    static var agent: String { directory.appendingPathComponent("rollcall-agent").path }
+}
+
+/// A child process with its output captured to files in the test's directory.
+final class Child: @unchecked Sendable {  // used from one test task only
+    let process = Process()
+    let stdoutURL: URL
+    let stderrURL: URL
+
+    init(_ executable: String, _ arguments: [String], in directory: URL, name: String) throws {
+        stdoutURL = directory.appendingPathComponent("\(name).out")
+        stderrURL = directory.appendingPathComponent("\(name).err")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+    }
+
+    var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func kill(_ signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `seconds` pass.
+func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    return try condition()
+}
+
+/// A free loopback port: bind port 0, read it, close.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw CocoaError(.fileWriteUnknown) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// GET through curl, the way a technician's script would fetch it.
+func get(_ url: String) throws -> Data {
+    let result = try run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "10", url])
+    guard result.status == 0 else { throw ProgramFailure(description: "GET \(url) failed (curl exit \(result.status))") }
+    return Data(result.output.utf8)
+}
+
+/// A scratch directory with a controller config and an agent config pointing at `port`.
+struct Setup {
+    let directory: URL
+    let port: Int
+    var controllerConfig: String { directory.appendingPathComponent("controller.toml").path }
+    var agentConfig: String { directory.appendingPathComponent("agent.toml").path }
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    init(port: Int, interval: String = "1h") throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.port = port
+        try """
+            [server]
+            host = "127.0.0.1"
+            port = \(port)
+            [store]
+            path = "controller.sqlite"
+            """.write(toFile: controllerConfig, atomically: true, encoding: .utf8)
+        try """
+            [controller]
+            url = "http://127.0.0.1:\(port)"
+            [agent]
+            interval = "\(interval)"
+            state_dir = "\(directory.appendingPathComponent("agent-state").path)"
+            [upload]
+            timeout = "2s"
+            max_backoff = "1s"
+            """.write(toFile: agentConfig, atomically: true, encoding: .utf8)
+    }
+
+    func startController() throws -> Child {
+        let child = try Child(Binaries.controller, ["serve", "--config", controllerConfig], in: directory, name: "controller-\(UUID().uuidString.prefix(4))")
+        let up = eventually(20) { child.stdout.contains("rollcall listening on") }
+        guard up else { throw ProgramFailure(description: "controller did not start: \(child.stderr)") }
+        return child
+    }
+
+    func agentStatus() throws -> (pending: Int, ids: [String]) {
+        let result = try run(Binaries.agent, ["status", "--config", agentConfig, "--format", "json"])
+        guard result.status == 0 else { return (0, []) }
+        let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] ?? [:]
+        return (json["pending"] as? Int ?? 0, json["pendingReportIDs"] as? [String] ?? [])
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: directory) }
+}
+
+struct ProgramFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+@Suite("Agent and controller, as installed", .serialized)
+struct AgentControllerTests {
+    @Test("the real agent's report of this machine reaches the real controller, the API and the CSV report")
+    func reportArrives() throws {
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let controller = try setup.startController()
+        defer { controller.kill(SIGTERM) }
+
+        let agent = try Child(Binaries.agent, ["run", "--once", "--config", setup.agentConfig], in: setup.directory, name: "agent")
+        #expect(agent.wait() == 0, "\(agent.stderr)")
+
+        let machineID = try String(contentsOfFile: "/etc/machine-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: try get("\(setup.base)/api/v1/devices"))
+        let device = try #require(devices.first)
+        #expect(devices.count == 1)
+        #expect(device.id == machineID)
+        let hostname = try String(contentsOfFile: "/etc/hostname", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(device.hostname == hostname)
+        let dpkgCount = try run("/usr/bin/dpkg-query", ["-W", "-f=${db:Status-Status}\n"]).output.split(separator: "\n").filter { $0 == "installed" }.count
+        #expect(device.packageCount == dpkgCount)
+
+        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(machineID)"))
+        #expect(detail.latestReport.agent.machineID == machineID)
+
+        let csv = try run(Binaries.controller, ["report", "--format", "csv", "--config", setup.controllerConfig])
+        #expect(csv.status == 0)
+        #expect(csv.output.contains(machineID))
+        #expect(csv.output.contains("\(hostname),"))
+        let list = try run(Binaries.controller, ["devices", "list", "--format", "json", "--config", setup.controllerConfig])
+        #expect(try RollcallJSON.decoder().decode([DeviceSummary].self, from: Data(list.output.utf8)).map(\.id) == [machineID])
+        let status = try setup.agentStatus()
+        #expect(status.pending == 0)
+    }
+
+    @Test("reports queued while the controller is down survive SIGKILL and arrive exactly once")
+    func outboxSurvivesKill() throws {
+        let setup = try Setup(port: try freePort(), interval: "1s")
+        defer { setup.cleanUp() }
+
+        // Controller down: the agent collects every second and queues.
+        let first = try Child(Binaries.agent, ["run", "--config", setup.agentConfig], in: setup.directory, name: "agent-1")
+        let queued = try eventually(30) { try setup.agentStatus().pending >= 3 }
+        first.kill(SIGKILL)
+        #expect(queued)
+        let idsBeforeKill = try setup.agentStatus().ids
+        #expect(idsBeforeKill.count >= 3)
+
+        // Controller up, agent restarted: everything queued before the kill is delivered.
+        let controller = try setup.startController()
+        defer { controller.kill(SIGTERM) }
+        let second = try Child(Binaries.agent, ["run", "--config", setup.agentConfig], in: setup.directory, name: "agent-2")
+        let drained = try eventually(30) { try setup.agentStatus().pending == 0 }
+        second.kill(SIGTERM)
+        #expect(drained, "agent log: \(second.stderr)")
+
+        let machineID = try String(contentsOfFile: "/etc/machine-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(machineID)"))
+        let stored = detail.reportIDs.map(\.uuidString)
+        for id in idsBeforeKill {
+            #expect(stored.filter { $0 == id }.count == 1, "report \(id) stored \(stored.filter { $0 == id }.count) times")
+        }
+        #expect(Set(stored).count == stored.count)
+    }
+
+    @Test("an agent whose controller is unreachable says so and keeps the report queued")
+    func unreachableController() throws {
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let agent = try Child(Binaries.agent, ["run", "--once", "--deadline", "2", "--config", setup.agentConfig], in: setup.directory, name: "agent")
+        #expect(agent.wait() != 0)
+        #expect(agent.stderr.contains("Cannot reach the controller at http://127.0.0.1:\(setup.port)/api/v1/reports"))
+        #expect(try setup.agentStatus().pending == 1)
+    }
+
+    @Test("rollcall-agent inventory --root prints the captured machine as versioned JSON")
+    func inventoryCommand() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/dell-poweredge-r910").path
+        let result = try run(Binaries.agent, ["inventory", "--root", fixture])
+        #expect(result.status == 0)
+        let report = try RollcallJSON.decoder().decode(InventoryReport.self, from: Data(result.output.utf8))
+        #expect(report.schemaVersion == InventoryReport.currentSchemaVersion)
+        #expect(report.hardware.system.product == "PowerEdge R910")
+    }
+}

@@ -60,7 +60,10 @@ enum ReportDecoding {
                 detail = "\(underlying)".replacingOccurrences(of: "\n", with: " ")
             }
             if context.codingPath.isEmpty {
-                return "\(detail) (body is \(body.count) bytes; a truncated upload ends early)"
+                if let problem = JSONSyntax.firstProblem(in: body) {
+                    return "\(problem.message) at line \(problem.line), column \(problem.column) (byte \(problem.offset) of \(body.count))"
+                }
+                return detail
             }
             return "at \(path(context)): \(detail)"
         case .keyNotFound(let key, let context):

@@ -60,6 +60,12 @@ public struct AgentIdentity: Codable, Sendable, Equatable {
         self.machineID = machineID
         self.agentVersion = agentVersion
     }
+
+    /// A machine id is 32 lowercase hex digits (machine-id(5)); both ends check it, so an agent that cannot
+    /// identify its machine never files reports under an empty or junk key.
+    public static func isValidMachineID(_ value: String) -> Bool {
+        value.utf8.count == 32 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
 }
 
 /// A fact the agent could not establish, e.g. `dmi.productSerial` at `/sys/class/dmi/id/product_serial`:

@@ -36,7 +36,7 @@ struct HardwareCollectorTests {
         #expect(hardware.os.prettyName == "Debian GNU/Linux 12 (bookworm)")
         #expect(hardware.os.kernel == "6.18.44-fc-v782")
         #expect(hardware.hostname == "vm")
-        #expect(OperatingSystemCollector.isMachineID(report.agent.machineID))
+        #expect(AgentIdentity.isValidMachineID(report.agent.machineID))
     }
 
     @Test("CloudStack KVM guest: DMI names the hypervisor, virtio disk serial, optical drive kept")

@@ -34,14 +34,10 @@ struct OperatingSystemCollector {
     /// `/etc/machine-id` (systemd), then D-Bus's copy; nil when neither holds a 32-digit hex id.
     func machineID(_ reader: FactReader) -> String? {
         for path in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
-            if case .success(let value) = reader.root.readValue(path), Self.isMachineID(value) { return value }
+            if case .success(let value) = reader.root.readValue(path), AgentIdentity.isValidMachineID(value) { return value }
         }
         reader.note("agent.machineID", "/etc/machine-id", "missing or not a 32-digit hex id (run systemd-machine-id-setup)")
         return nil
-    }
-
-    static func isMachineID(_ value: String) -> Bool {
-        value.utf8.count == 32 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 
     /// os-release is shell-compatible `KEY=value` with optional single or double quotes and backslash escapes.

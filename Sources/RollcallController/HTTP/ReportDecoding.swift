@@ -35,7 +35,7 @@ enum ReportDecoding {
         } catch {
             throw APIError(.badRequest, code: "malformed_report", message: "Report does not match schema version \(version): \(describe(error, body: body))")
         }
-        guard OperatingSystemIdentity.isMachineID(report.agent.machineID) else {
+        guard AgentIdentity.isValidMachineID(report.agent.machineID) else {
             throw APIError(
                 .unprocessableContent, code: "unidentified_device",
                 message: "Report field agent.machineID '\(report.agent.machineID.prefix(64))' is not a 32-digit hex machine id; the agent could not identify its machine.")
@@ -87,11 +87,5 @@ enum ReportDecoding {
         case is Double.Type: "a number"
         default: "\(type)"
         }
-    }
-}
-
-enum OperatingSystemIdentity {
-    static func isMachineID(_ value: String) -> Bool {
-        value.utf8.count == 32 && value.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
     }
 }

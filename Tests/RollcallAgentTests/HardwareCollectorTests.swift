@@ -91,6 +91,42 @@ struct HardwareCollectorTests {
         #expect(hardware.memory.totalBytes == 32_489_496 * 1024)
     }
 
+    @Test("NVMe and SATA serials: padded NVMe fields trimmed, SATA serials read from VPD page 0x80 (util-linux capture)")
+    func nvmeAndSataSerials() {
+        let disks = collect("nvme-desktop-kingston-kc1000-util-linux").hardware.disks
+        #expect(disks.map(\.name) == ["nvme0n1", "sda", "sdb"])
+        let nvme = disks[0], ssd = disks[1], hdd = disks[2]
+        #expect(nvme.model == "KINGSTON SKC1000240G" && nvme.serial == "50026B728203601D" && nvme.transport == "nvme")
+        #expect(nvme.sizeBytes == 240_057_409_536 && nvme.rotational == false && nvme.removable == false)
+        #expect(ssd.model == "KINGSTON SH103S3" && ssd.vendor == nil && ssd.serial == "50026B724B09A1FF")
+        #expect(hdd.model == "WDC WD800JD-00MS" && hdd.serial == "WD-WMAM9XE78956" && hdd.rotational == true)
+        #expect(hdd.sizeBytes == 80_026_361_856)
+    }
+
+    @Test("ThinkPad X1 Carbon Gen 10 (ghw snapshot): device-mapper and zram skipped, 1 TB NVMe, 12 cores / 16 threads")
+    func thinkpadSnapshot() {
+        let report = collect("nvme-laptop-thinkpad-x1c10-ghw")
+        #expect(report.hardware.disks.map(\.name) == ["nvme0n1"])
+        #expect(report.hardware.disks.first?.sizeBytes == 1_024_209_543_168)
+        #expect(report.hardware.cpu.model == "12th Gen Intel(R) Core(TM) i7-1270P")
+        #expect(report.hardware.cpu.cores == 12 && report.hardware.cpu.threads == 16)
+        #expect(report.hardware.memory.totalBytes == 32_542_668 * 1024)
+        #expect(report.absent.contains { $0.field == "disks.nvme0n1.serial" })
+    }
+
+    @Test("HP EliteBook 835 G10 (from a udev database dump): Wi-Fi, USB Ethernet and NVMe told apart")
+    func wifiLaptop() {
+        let hardware = collect("wifi-nvme-laptop-hp-elitebook-835-g10-checkbox").hardware
+        #expect(hardware.system.product == "HP EliteBook 835 13 inch G10 Notebook PC")
+        #expect(hardware.system.chassisTypeName == "Notebook")
+        let wifi = hardware.networkInterfaces.first { $0.name == "wlp1s0" }
+        #expect(wifi?.wireless == true && wifi?.driver == "rtw89_8852ce" && wifi?.macAddress == "60:e9:aa:f9:67:67")
+        let usbEthernet = hardware.networkInterfaces.first { $0.name == "enx54af978e007e" }
+        #expect(usbEthernet?.wireless == false && usbEthernet?.driver == "r8152")
+        #expect(hardware.disks.first?.model == "WD PC SN740 SDDQNQD-256G-1006")
+        #expect(hardware.disks.first?.serial == "225051442012")
+    }
+
     @Test("an empty root gives a report of absent facts with reasons, not a crash")
     func emptyRoot() throws {
         let directory = try makeTemporaryDirectory()

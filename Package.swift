@@ -31,10 +31,13 @@ let package = Package(
         // Debian's libsqlite3 for the agent's outbox (the controller uses sqlite-nio's own prefixed copy).
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
 
+        // glibc calls Swift's Glibc module does not export (malloc_trim).
+        .target(name: "CAgentSystem"),
+
         .target(
             name: "RollcallAgent",
             dependencies: [
-                "RollcallProtocol", "CSQLite3",
+                "RollcallProtocol", "CSQLite3", "CAgentSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -54,8 +57,8 @@ let package = Package(
         .executableTarget(
             name: "rollcall-agent",
             dependencies: [
+                // No ArgumentParser here: see AgentCommandLine for the memory budget that rules it out.
                 "RollcallAgent", "RollcallProtocol",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -91,6 +91,7 @@ public struct AgentService: Sendable {
             }
             let wake = min(nextCollection, nextDelivery)
             if wake > clock.now {
+                if wake - clock.now >= .seconds(IdleMemory.minimumIdleSeconds) { IdleMemory.release() }
                 do {
                     try await Task.sleep(until: wake, clock: clock)
                 } catch {

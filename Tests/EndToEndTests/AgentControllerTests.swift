@@ -218,6 +218,21 @@ struct AgentControllerTests {
         #expect(try setup.agentStatus().pending == 1)
     }
 
+    @Test("a usage mistake exits 64 with the message on standard error; a bad config names file and line")
+    func usageErrors() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let usage = try Child(Binaries.agent, ["run", "--onse"], in: directory, name: "usage")
+        #expect(usage.wait() == 64)
+        #expect(usage.stderr == "Error: Unknown option '--onse' for 'rollcall-agent run'. See 'rollcall-agent run --help'.\n")
+        let config = directory.appendingPathComponent("agent.toml").path
+        try "[controller]\nurl = http://x\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try Child(Binaries.agent, ["run", "--config", config], in: directory, name: "bad")
+        #expect(bad.wait() == 1)
+        #expect(bad.stderr.hasPrefix("Error: \(config):2:7: 'http://x' is not a string"))
+    }
+
     @Test("rollcall-agent inventory --root prints the captured machine as versioned JSON")
     func inventoryCommand() throws {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

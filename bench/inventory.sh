@@ -37,11 +37,14 @@ die() { printf 'inventory.sh: error: %s\n' "$*" >&2; exit 1; }
 
 WORK="$(mktemp -d /tmp/rollcall-bench.XXXXXX)"
 AGENT_PID=""
+CONTROLLER_PID=""
 cleanup() {
-    if [[ -n "$AGENT_PID" ]] && kill -0 "$AGENT_PID" 2>/dev/null; then
-        kill -TERM "$AGENT_PID" 2>/dev/null || true
-        wait "$AGENT_PID" 2>/dev/null || true
-    fi
+    for pid in "$AGENT_PID" "$CONTROLLER_PID"; do
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -93,9 +96,11 @@ AGENT_DIRTY="$(grep -E '^.. (Sources/(RollcallAgent|RollcallProtocol|rollcall-ag
     | awk '{ print $2 }' | paste -sd, - | sed 's/,/, /g' || true)"
 
 say "Building rollcall-agent (release, --static-swift-stdlib, --scratch-path .build-release); log: $OUT/build.log"
-(cd "$ROOT" && swift build -c release --product rollcall-agent --static-swift-stdlib --scratch-path .build-release) \
+(cd "$ROOT" && swift build -c release --product rollcall-agent --static-swift-stdlib --scratch-path .build-release \
+    && swift build -c release --product rollcall --scratch-path .build-release) \
     >"$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; die "swift build failed; full log in $OUT/build.log"; }
 BIN="$(cd "$ROOT" && swift build -c release --scratch-path .build-release --show-bin-path)/rollcall-agent"
+CONTROLLER_BIN="$(dirname "$BIN")/rollcall"
 [[ -x "$BIN" ]] || die "built binary not found at $BIN"
 ldd "$BIN" >"$OUT/rollcall-agent.ldd" 2>&1 || true
 if grep -q 'libswiftCore' "$OUT/rollcall-agent.ldd"; then
@@ -236,15 +241,21 @@ R_DPKG="$(peak_rss_kb dpkg-query dpkg-query -W)"
 R_FLOOR="$(peak_rss_kb rollcall-agent-version "$BIN" --version)"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 8. Idle: `rollcall-agent run` against a loopback port with nothing listening
+# 8. Idle: `rollcall-agent run` after one cycle delivered to a real controller on loopback (the steady state:
+#    the next snapshot is an hour away)
 # ---------------------------------------------------------------------------------------------------------------
-port_is_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=""
-for ((try = 0; try < 200; try++)); do
-    candidate=$((20000 + RANDOM % 30000))
-    if port_is_free "$candidate"; then PORT="$candidate"; break; fi
-done
-[[ -n "$PORT" ]] || die "found no free loopback port"
+cat >"$WORK/controller.toml" <<EOF
+[server]
+host = "127.0.0.1"
+port = 0
+[store]
+path = "$WORK/controller.sqlite"
+EOF
+"$CONTROLLER_BIN" serve --config "$WORK/controller.toml" >"$WORK/controller.out" 2>"$OUT/controller.log" &
+CONTROLLER_PID=$!
+for ((try = 0; try < 100; try++)); do grep -q 'rollcall listening on' "$WORK/controller.out" 2>/dev/null && break; sleep 0.1; done
+PORT="$(grep -o '[0-9]*$' "$WORK/controller.out" | head -1)"
+[[ -n "$PORT" ]] || die "the controller did not start; see $OUT/controller.log"
 
 mkdir -p "$WORK/agent-state"
 cat >"$WORK/agent.toml" <<EOF
@@ -261,13 +272,13 @@ max_backoff = "1h"
 EOF
 cp "$WORK/agent.toml" "$OUT/agent.toml"
 
-say "Idle: rollcall-agent run against http://127.0.0.1:$PORT (nothing listening); ${IDLE_SETTLE_SECONDS}s settle + ${IDLE_SECONDS}s idle"
+say "Idle: rollcall-agent run delivering to rollcall serve on http://127.0.0.1:$PORT; ${IDLE_SETTLE_SECONDS}s settle + ${IDLE_SECONDS}s idle"
 "$BIN" run --config "$WORK/agent.toml" 2>"$OUT/agent-run.log" &
 AGENT_PID=$!
 sleep "$IDLE_SETTLE_SECONDS"
 kill -0 "$AGENT_PID" 2>/dev/null || { wait "$AGENT_PID" || true; AGENT_PID=""; die "rollcall-agent run exited early; see $OUT/agent-run.log"; }
 grep -q 'Snapshot queued' "$OUT/agent-run.log" || die "no 'Snapshot queued' in $OUT/agent-run.log after ${IDLE_SETTLE_SECONDS}s"
-grep -q 'Controller unreachable' "$OUT/agent-run.log" || die "no failed delivery in $OUT/agent-run.log after ${IDLE_SETTLE_SECONDS}s"
+grep -q 'Outbox delivered' "$OUT/agent-run.log" || die "no delivery in $OUT/agent-run.log after ${IDLE_SETTLE_SECONDS}s"
 
 proc_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$AGENT_PID/status"; }
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "/proc/$AGENT_PID/stat"; }
@@ -289,6 +300,9 @@ ATTEMPTS_AFTER="$(grep -c 'Controller unreachable' "$OUT/agent-run.log" || true)
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || true
 AGENT_PID=""
+kill -TERM "$CONTROLLER_PID"
+wait "$CONTROLLER_PID" || true
+CONTROLLER_PID=""
 IDLE_TICKS=$((TICKS_AFTER - TICKS_BEFORE))
 IDLE_CPU_S="$(awk -v t="$IDLE_TICKS" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }')"
 IDLE_CPU_PCT="$(awk -v t="$IDLE_TICKS" -v hz="$CLK_TCK" -v s="$IDLE_SECONDS" 'BEGIN { printf "%.2f", 100 * t / hz / s }')"
@@ -385,7 +399,8 @@ For scale: \`rollcall-agent --version\` (start-up only, no collection) peaks at 
 
 ## Idle agent (\`rollcall-agent run\`, after one cycle)
 
-Controller URL a loopback port with nothing listening, interval 1h, max_backoff 1h. Started, ${IDLE_SETTLE_SECONDS} s
+The agent delivers its first snapshot to a real \`rollcall serve\` on loopback, then sleeps until the next one (interval 1h);
+before a sleep of a minute or more it calls \`malloc_trim\` and \`MADV_PAGEOUT\` on its read-only file mappings (\`IdleMemory\`). Started, ${IDLE_SETTLE_SECONDS} s
 later (one snapshot queued, delivery failed) read \`/proc/PID/status\`, then CPU (utime+stime from \`/proc/PID/stat\`)
 over ${IDLE_SECONDS} s.
 

@@ -42,6 +42,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Debian's OpenLDAP client library, and the small safe API the controller uses over it.
+        .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
+        .target(name: "LDAPKit", dependencies: ["CLDAP"], swiftSettings: strictSettings),
+
         .target(
             name: "RollcallController",
             dependencies: [
@@ -74,6 +78,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"], swiftSettings: strictSettings),
         .testTarget(name: "RollcallProtocolTests", dependencies: ["RollcallProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "RollcallAgentTests",

@@ -401,7 +401,7 @@ For scale: \`rollcall-agent --version\` (start-up only, no collection) peaks at 
 
 The agent delivers its first snapshot to a real \`rollcall serve\` on loopback, then sleeps until the next one (interval 1h);
 before a sleep of a minute or more it calls \`malloc_trim\` and \`MADV_PAGEOUT\` on its read-only file mappings (\`IdleMemory\`). Started, ${IDLE_SETTLE_SECONDS} s
-later (one snapshot queued, delivery failed) read \`/proc/PID/status\`, then CPU (utime+stime from \`/proc/PID/stat\`)
+later (one snapshot queued and delivered) read \`/proc/PID/status\`, then CPU (utime+stime from \`/proc/PID/stat\`)
 over ${IDLE_SECONDS} s.
 
 | figure | value |
@@ -412,7 +412,7 @@ over ${IDLE_SECONDS} s.
 | VmHWM (peak so far, the snapshot included) | $IDLE_HWM_MB MB |
 | threads | $IDLE_THREADS |
 | CPU over ${IDLE_SECONDS} s idle | $IDLE_CPU_S s ($IDLE_TICKS ticks of 1/$CLK_TCK s; $IDLE_CPU_PCT% of one CPU) |
-| delivery retries inside the window | $IDLE_RETRIES (backoff 2.5–5 s, 5–10 s, 10–20 s, …: the refused connects are the only wake-ups) |
+| delivery retries inside the window | $IDLE_RETRIES |
 
 ## Targets (from the issue)
 

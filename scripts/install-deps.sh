@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Rollcall builds and tests against. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(libsqlite3-dev pkg-config curl ca-certificates)
+packages=(libsqlite3-dev libldap2-dev pkg-config curl ca-certificates slapd ldap-utils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null | grep -qx installed || missing+=("$package")
@@ -10,6 +10,14 @@ if ((${#missing[@]})); then
     echo "Installing: ${missing[*]}" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
+    # The tests start their own slapd on loopback; keep the package's default instance from starting (policy-rc.d 101).
+    added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d
+        added_policy=yes
+    fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [ -n "$added_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH (expected Swift 6.3 at /opt/swift)" >&2; exit 1; }

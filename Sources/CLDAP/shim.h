@@ -1,0 +1,20 @@
+#ifndef CLDAP_SHIM_H
+#define CLDAP_SHIM_H
+#include <sys/time.h>
+#include <lber.h>
+#include <ldap.h>
+
+// Macros over addresses and casts that Swift cannot import.
+static inline void *cldap_opt_on(void) { return LDAP_OPT_ON; }
+static inline void *cldap_opt_off(void) { return LDAP_OPT_OFF; }
+
+// SASL EXTERNAL needs no prompts; libldap still wants an interaction callback.
+static int cldap_sasl_no_interaction(LDAP *ld, unsigned flags, void *defaults, void *interact) {
+    (void)ld; (void)flags; (void)defaults; (void)interact;
+    return LDAP_SUCCESS;
+}
+
+static inline int cldap_sasl_external_bind(LDAP *ld) {
+    return ldap_sasl_interactive_bind_s(ld, NULL, "EXTERNAL", NULL, NULL, LDAP_SASL_QUIET, cldap_sasl_no_interaction, NULL);
+}
+#endif

@@ -1,0 +1,434 @@
+import CLDAP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Owns one `LDAP *` and unbinds it exactly once.
+///
+/// The handle lives inside the ``LDAPConnection`` actor rather than relying on libldap's own locking for a shared
+/// handle: one connection, one owner, calls in order.
+final class LDAPHandle {
+    let raw: OpaquePointer
+
+    init(takingOwnership raw: OpaquePointer) {
+        self.raw = raw
+    }
+
+    deinit {
+        ldap_unbind_ext_s(raw, nil, nil)
+    }
+}
+
+@available(*, unavailable, message: "An LDAP handle belongs to one LDAPConnection actor.")
+extension LDAPHandle: Sendable {}
+
+/// How to reach and trust the directory.
+public struct LDAPConnectionOptions: Sendable, Equatable {
+    public enum Security: Sendable, Equatable {
+        /// `ldap://` as is, or `ldapi://` (a local socket), or `ldaps://` (TLS from the first byte, from the URL).
+        case asInURL
+        /// `ldap://` upgraded with the StartTLS extended operation before any bind.
+        case startTLS
+    }
+
+    public var security: Security = .asInURL
+    /// PEM file of the CA that signed the server's certificate; nil uses the system's trust store.
+    public var caFile: String?
+    /// Seconds to wait for a connection and for each operation.
+    public var timeoutSeconds: Int = 10
+
+    public init(security: Security = .asInURL, caFile: String? = nil, timeoutSeconds: Int = 10) {
+        self.security = security
+        self.caFile = caFile
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// A connection to an LDAP directory (OpenLDAP or Active Directory) through Debian's libldap.
+///
+/// Calls block the actor's current thread for at most the configured timeout; a directory sync is a sequence of
+/// dependent calls, so there is nothing to interleave. For example:
+/// ```swift
+/// let directory = try LDAPConnection(url: "ldap://127.0.0.1:3890", options: .init(security: .startTLS))
+/// try await directory.simpleBind(dn: "cn=admin,dc=school,dc=test", password: password)
+/// for try await entry in await directory.search(base: "ou=staff,dc=school,dc=test", filter: "(objectClass=person)") {
+///     print(entry.dn)
+/// }
+/// ```
+public actor LDAPConnection {
+    private let handle: LDAPHandle
+    public nonisolated let url: String
+    private let timeoutSeconds: Int
+
+    /// Connects (lazily: libldap opens the socket on the first operation, or now with StartTLS).
+    /// - Throws: ``LDAPError`` with operation `.connect` for a malformed URL or bad TLS settings.
+    public init(url: String, options: LDAPConnectionOptions = LDAPConnectionOptions()) throws(LDAPError) {
+        var raw: OpaquePointer?
+        let code = ldap_initialize(&raw, url)
+        guard code == LDAP_SUCCESS, let raw else {
+            throw LDAPError(code: code, operation: .connect, target: url, diagnostic: "not a valid LDAP URL (ldap://, ldaps://, ldapi://)")
+        }
+        let handle = LDAPHandle(takingOwnership: raw)
+        self.handle = handle
+        self.url = url
+        self.timeoutSeconds = options.timeoutSeconds
+        var version: Int32 = LDAP_VERSION3
+        try Self.set(handle, LDAP_OPT_PROTOCOL_VERSION, &version, url)
+        try Self.set(handle, LDAP_OPT_REFERRALS, cldap_opt_off(), url)
+        var network = timeval(tv_sec: options.timeoutSeconds, tv_usec: 0)
+        try Self.set(handle, LDAP_OPT_NETWORK_TIMEOUT, &network, url)
+        var operation = timeval(tv_sec: options.timeoutSeconds, tv_usec: 0)
+        try Self.set(handle, LDAP_OPT_TIMEOUT, &operation, url)
+        if let caFile = options.caFile {
+            let code = caFile.withCString { path in ldap_set_option(raw, LDAP_OPT_X_TLS_CACERTFILE, path) }
+            guard code == LDAP_OPT_SUCCESS else {
+                throw LDAPError(code: code, operation: .option, target: url, diagnostic: "cannot use CA file \(caFile)")
+            }
+            var demand: Int32 = LDAP_OPT_X_TLS_DEMAND
+            try Self.set(handle, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand, url)
+            var newContext: Int32 = 0
+            try Self.set(handle, LDAP_OPT_X_TLS_NEWCTX, &newContext, url)
+        }
+        if options.security == .startTLS {
+            let code = ldap_start_tls_s(raw, nil, nil)
+            guard code == LDAP_SUCCESS else {
+                throw LDAPError(code: code, operation: .startTLS, target: url, diagnostic: Self.diagnostic(handle))
+            }
+        }
+    }
+
+    private static func set(_ handle: LDAPHandle, _ option: Int32, _ value: UnsafeRawPointer?, _ url: String) throws(LDAPError) {
+        let code = ldap_set_option(handle.raw, option, value)
+        guard code == LDAP_OPT_SUCCESS else {
+            throw LDAPError(code: code, operation: .option, target: url, diagnostic: "option 0x\(String(option, radix: 16)) refused")
+        }
+    }
+
+    /// The diagnostic message libldap kept from the last operation.
+    private static func diagnostic(_ handle: LDAPHandle) -> String? {
+        var message: UnsafeMutablePointer<CChar>?
+        guard ldap_get_option(handle.raw, LDAP_OPT_DIAGNOSTIC_MESSAGE, &message) == LDAP_OPT_SUCCESS, let message else { return nil }
+        defer { ldap_memfree(message) }
+        return String(cString: message)
+    }
+
+    private var operationTimeout: timeval { timeval(tv_sec: timeoutSeconds, tv_usec: 0) }
+
+    // MARK: Binding
+
+    /// Simple bind with a DN (or, for Active Directory, `user@REALM`) and password, asking for the password policy.
+    ///
+    /// - Returns: what the password policy said (a bind can succeed and still require a password change).
+    /// - Throws: ``LDAPError`` with the result code, e.g. `invalidCredentials (49) binding as uid=...`.
+    @discardableResult
+    public func simpleBind(dn: String, password: String) throws(LDAPError) -> PasswordPolicyResponse {
+        var policyRequest: UnsafeMutablePointer<LDAPControl>?
+        guard ldap_create_passwordpolicy_control(handle.raw, &policyRequest) == LDAP_SUCCESS, let policyRequest else {
+            throw LDAPError(code: LDAP_NO_MEMORY, operation: .bind, target: dn)
+        }
+        defer { ldap_control_free(policyRequest) }
+        var serverControls: [UnsafeMutablePointer<LDAPControl>?] = [policyRequest, nil]
+        var passwordBytes = Array(password.utf8)
+        defer { for index in passwordBytes.indices { passwordBytes[index] = 0 } }
+        var messageID: Int32 = 0
+        let sent = passwordBytes.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var credentials = berval(bv_len: ber_len_t(buffer.count), bv_val: UnsafeMutableRawPointer(buffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+            return ldap_sasl_bind(handle.raw, dn, nil, &credentials, &serverControls, nil, &messageID)
+        }
+        guard sent == LDAP_SUCCESS else {
+            throw LDAPError(code: sent, operation: .bind, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+        var timeout = operationTimeout
+        var result: OpaquePointer?
+        let kind = ldap_result(handle.raw, messageID, LDAP_MSG_ALL, &timeout, &result)
+        guard kind > 0, let result else {
+            if let result { ldap_msgfree(result) }
+            throw LDAPError(code: kind == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN, operation: .bind, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+        var resultCode: Int32 = 0
+        var diagnosticMessage: UnsafeMutablePointer<CChar>?
+        var responseControls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
+        let parsed = ldap_parse_result(handle.raw, result, &resultCode, nil, &diagnosticMessage, nil, &responseControls, 1)
+        defer {
+            if let diagnosticMessage { ldap_memfree(diagnosticMessage) }
+            if let responseControls { ldap_controls_free(responseControls) }
+        }
+        guard parsed == LDAP_SUCCESS else {
+            throw LDAPError(code: parsed, operation: .bind, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+        let policy = Self.passwordPolicy(handle, responseControls)
+        guard resultCode == LDAP_SUCCESS else {
+            var message = diagnosticMessage.map { String(cString: $0) } ?? ""
+            if policy.error == .accountLocked { message = message.isEmpty ? "account locked" : message + " (account locked)" }
+            throw LDAPError(code: resultCode, operation: .bind, target: dn, diagnostic: message)
+        }
+        return policy
+    }
+
+    private static func passwordPolicy(_ handle: LDAPHandle, _ controls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?) -> PasswordPolicyResponse {
+        var response = PasswordPolicyResponse()
+        guard let controls, let control = ldap_control_find(LDAP_CONTROL_PASSWORDPOLICYRESPONSE, controls, nil) else { return response }
+        var expire: ber_int_t = -1
+        var grace: ber_int_t = -1
+        var error = PP_noError
+        guard ldap_parse_passwordpolicy_control(handle.raw, control, &expire, &grace, &error) == LDAP_SUCCESS else { return response }
+        if expire >= 0 { response.secondsUntilExpiry = Int(expire) }
+        if grace >= 0 { response.graceLoginsRemaining = Int(grace) }
+        if error != PP_noError { response.error = PasswordPolicyResponse.PolicyError(rawValue: Int32(error.rawValue)) }
+        return response
+    }
+
+    /// SASL EXTERNAL: over `ldapi://`, the server maps the connecting process's uid/gid to an identity
+    /// (root becomes `gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth`).
+    public func externalBind() throws(LDAPError) {
+        let code = cldap_sasl_external_bind(handle.raw)
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .bind, target: "SASL EXTERNAL on \(url)", diagnostic: Self.diagnostic(handle))
+        }
+    }
+
+    /// The authorization identity of this connection (RFC 4532), e.g. `dn:cn=admin,dc=school,dc=test`.
+    public func whoAmI() throws(LDAPError) -> String {
+        var identity: UnsafeMutablePointer<berval>?
+        let code = ldap_whoami_s(handle.raw, &identity, nil, nil)
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .whoAmI, target: url, diagnostic: Self.diagnostic(handle))
+        }
+        guard let identity else { return "" }
+        defer { ber_bvfree(identity) }
+        return Self.string(identity.pointee)
+    }
+
+    // MARK: Searching
+
+    /// A paged search (RFC 2696) as an async sequence of entries: one page of `pageSize` entries is held at a time,
+    /// so reading 50,000 pupils does not hold 50,000 entries in memory.
+    public nonisolated func search(
+        base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = [],
+        pageSize: Int = 500
+    ) -> LDAPSearch {
+        LDAPSearch(connection: self, request: LDAPSearch.Request(base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize))
+    }
+
+    /// All entries of a search, for results known to be small.
+    public func searchAll(base: String, scope: LDAPScope = .subtree, filter: String = "(objectClass=*)", attributes: [String] = []) async throws -> [LDAPEntry] {
+        var entries: [LDAPEntry] = []
+        for try await entry in search(base: base, scope: scope, filter: filter, attributes: attributes) { entries.append(entry) }
+        return entries
+    }
+
+    func page(_ request: LDAPSearch.Request, cookie: [UInt8]?) throws(LDAPError) -> (entries: [LDAPEntry], cookie: [UInt8]?) {
+        // C-owned scratch memory for the call, freed on every path (no Swift closures capture the out-parameters).
+        let cookieBytes = cookie ?? []
+        let cookieBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(cookieBytes.count, 1))
+        defer { cookieBuffer.deallocate() }
+        for (index, byte) in cookieBytes.enumerated() { cookieBuffer[index] = CChar(bitPattern: byte) }
+        let cookieValue = UnsafeMutablePointer<berval>.allocate(capacity: 1)
+        defer { cookieValue.deallocate() }
+        cookieValue.initialize(to: berval(bv_len: ber_len_t(cookieBytes.count), bv_val: cookieBuffer))
+        var pageControl: UnsafeMutablePointer<LDAPControl>?
+        let created = ldap_create_page_control(handle.raw, ber_int_t(request.pageSize), cookie == nil ? nil : cookieValue, 0, &pageControl)
+        guard created == LDAP_SUCCESS, let pageControl else {
+            throw LDAPError(code: created, operation: .search, target: request.base, diagnostic: "cannot build the paged-results control")
+        }
+        defer { ldap_control_free(pageControl) }
+        let serverControls = UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>.allocate(capacity: 2)
+        defer { serverControls.deallocate() }
+        serverControls[0] = pageControl
+        serverControls[1] = nil
+
+        let attributeNames = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: request.attributes.count + 1)
+        defer {
+            for index in 0..<request.attributes.count { free(attributeNames[index]) }
+            attributeNames.deallocate()
+        }
+        for (index, name) in request.attributes.enumerated() { attributeNames[index] = strdup(name) }
+        attributeNames[request.attributes.count] = nil
+        let scope: Int32 = switch request.scope {
+        case .base: LDAP_SCOPE_BASE
+        case .oneLevel: LDAP_SCOPE_ONELEVEL
+        case .subtree: LDAP_SCOPE_SUBTREE
+        }
+        var timeout = operationTimeout
+        var result: OpaquePointer?
+        let code = ldap_search_ext_s(handle.raw, request.base, scope, request.filter, request.attributes.isEmpty ? nil : attributeNames,
+                                     0, serverControls, nil, &timeout, LDAP_NO_LIMIT, &result)
+        defer { if let result { ldap_msgfree(result) } }
+        guard code == LDAP_SUCCESS, let result else {
+            throw LDAPError(code: code, operation: .search, target: "\(request.base) with filter \(request.filter)", diagnostic: Self.diagnostic(handle))
+        }
+        var entries: [LDAPEntry] = []
+        var entry = ldap_first_entry(handle.raw, result)
+        while let current = entry {
+            entries.append(Self.entry(handle, current))
+            entry = ldap_next_entry(handle.raw, current)
+        }
+        return (entries, Self.nextCookie(handle, result))
+    }
+
+    private static func entry(_ handle: LDAPHandle, _ message: OpaquePointer) -> LDAPEntry {
+        var dn = ""
+        if let raw = ldap_get_dn(handle.raw, message) {
+            dn = String(cString: raw)
+            ldap_memfree(raw)
+        }
+        var attributes: [String: [[UInt8]]] = [:]
+        var ber: OpaquePointer?
+        var name = ldap_first_attribute(handle.raw, message, &ber)
+        while let current = name {
+            let attribute = String(cString: current)
+            var values: [[UInt8]] = []
+            if let list = ldap_get_values_len(handle.raw, message, current) {
+                var index = 0
+                while let value = list[index] {
+                    values.append(bytes(value.pointee))
+                    index += 1
+                }
+                ldap_value_free_len(list)
+            }
+            attributes[attribute] = values
+            ldap_memfree(current)
+            name = ldap_next_attribute(handle.raw, message, ber)
+        }
+        if let ber { ber_free(ber, 0) }
+        return LDAPEntry(dn: dn, attributes: attributes)
+    }
+
+    /// The cookie of the server's paged-results response; nil when this was the last page.
+    private static func nextCookie(_ handle: LDAPHandle, _ result: OpaquePointer) -> [UInt8]? {
+        var controls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?
+        var resultCode: Int32 = 0
+        guard ldap_parse_result(handle.raw, result, &resultCode, nil, nil, nil, &controls, 0) == LDAP_SUCCESS, let controls else { return nil }
+        defer { ldap_controls_free(controls) }
+        guard let control = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, controls, nil) else { return nil }
+        var count: ber_int_t = 0
+        var cookie = berval(bv_len: 0, bv_val: nil)
+        guard ldap_parse_pageresponse_control(handle.raw, control, &count, &cookie) == LDAP_SUCCESS else { return nil }
+        defer { if let value = cookie.bv_val { ber_memfree(value) } }
+        let bytes = bytes(cookie)
+        return bytes.isEmpty ? nil : bytes
+    }
+
+    static func bytes(_ value: berval) -> [UInt8] {
+        guard let pointer = value.bv_val, value.bv_len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: Int(value.bv_len)))
+    }
+
+    static func string(_ value: berval) -> String {
+        String(decoding: bytes(value), as: UTF8.self)
+    }
+
+    // MARK: Changing
+
+    /// Applies all `modifications` to one entry atomically (the server applies all or none).
+    public func modify(dn: String, _ modifications: [LDAPModification]) throws(LDAPError) {
+        let code = Self.withMods(modifications) { mods in ldap_modify_ext_s(handle.raw, dn, mods, nil, nil) }
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .modify, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+    }
+
+    /// Adds an entry with the given attributes (each a list of text values).
+    public func add(dn: String, attributes: [(String, [String])]) throws(LDAPError) {
+        let modifications = attributes.map { LDAPModification.add($0.0, $0.1) }
+        let code = Self.withMods(modifications) { mods in ldap_add_ext_s(handle.raw, dn, mods, nil, nil) }
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .add, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+    }
+
+    public func delete(dn: String) throws(LDAPError) {
+        let code = ldap_delete_ext_s(handle.raw, dn, nil, nil)
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .delete, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+    }
+
+    /// Moves and/or renames an entry: `newRDN` like `uid=jsmith`, `newParent` like `ou=leavers,dc=school,dc=test`.
+    public func rename(dn: String, newRDN: String, newParent: String?, deleteOldRDN: Bool = true) throws(LDAPError) {
+        let code = ldap_rename_s(handle.raw, dn, newRDN, newParent, deleteOldRDN ? 1 : 0, nil, nil)
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .rename, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+    }
+
+    /// Builds a NULL-terminated `LDAPMod *[]` for the C call and frees every piece afterwards, on every path.
+    private static func withMods(_ modifications: [LDAPModification], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?>) -> Int32) -> Int32 {
+        var allocations: [UnsafeMutableRawPointer] = []
+        defer { for pointer in allocations { free(pointer) } }
+        func copy(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
+            let pointer = malloc(max(bytes.count, 1)).assumingMemoryBound(to: CChar.self)
+            bytes.withUnsafeBytes { raw in if let base = raw.baseAddress { memcpy(pointer, base, raw.count) } }
+            allocations.append(UnsafeMutableRawPointer(pointer))
+            return pointer
+        }
+        let mods = UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?>.allocate(capacity: modifications.count + 1)
+        defer { mods.deallocate() }
+        for (index, modification) in modifications.enumerated() {
+            let values = modification.values
+            let list = UnsafeMutablePointer<UnsafeMutablePointer<berval>?>.allocate(capacity: values.count + 1)
+            allocations.append(UnsafeMutableRawPointer(list))
+            for (valueIndex, value) in values.enumerated() {
+                let item = UnsafeMutablePointer<berval>.allocate(capacity: 1)
+                allocations.append(UnsafeMutableRawPointer(item))
+                item.initialize(to: berval(bv_len: ber_len_t(value.count), bv_val: copy(value)))
+                list[valueIndex] = item
+            }
+            list[values.count] = nil
+            let operation: Int32 = switch modification {
+            case .add: LDAP_MOD_ADD
+            case .replace, .replaceBinary: LDAP_MOD_REPLACE
+            case .delete: LDAP_MOD_DELETE
+            }
+            let mod = UnsafeMutablePointer<LDAPMod>.allocate(capacity: 1)
+            allocations.append(UnsafeMutableRawPointer(mod))
+            mod.initialize(to: LDAPMod())
+            mod.pointee.mod_op = operation | LDAP_MOD_BVALUES
+            mod.pointee.mod_type = copy(Array(modification.attribute.utf8) + [0])
+            mod.pointee.mod_vals.modv_bvals = values.isEmpty && operation == LDAP_MOD_DELETE ? nil : list
+            mods[index] = mod
+        }
+        mods[modifications.count] = nil
+        return body(mods)
+    }
+}
+
+/// The entries of a paged search, fetched a page at a time as the caller iterates.
+public struct LDAPSearch: AsyncSequence, Sendable {
+    public typealias Element = LDAPEntry
+
+    struct Request: Sendable {
+        let base: String
+        let scope: LDAPScope
+        let filter: String
+        let attributes: [String]
+        let pageSize: Int
+    }
+
+    let connection: LDAPConnection
+    let request: Request
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let connection: LDAPConnection
+        let request: Request
+        var buffer: [LDAPEntry] = []
+        var cookie: [UInt8]?
+        var started = false
+
+        public mutating func next() async throws -> LDAPEntry? {
+            while buffer.isEmpty {
+                if started && cookie == nil { return nil }
+                let page = try await connection.page(request, cookie: cookie)
+                started = true
+                cookie = page.cookie
+                buffer = page.entries.reversed()
+                if buffer.isEmpty && cookie == nil { return nil }
+            }
+            return buffer.popLast()
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(connection: connection, request: request)
+    }
+}

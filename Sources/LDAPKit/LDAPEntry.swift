@@ -1,0 +1,73 @@
+/// One entry of a search result: its DN and its attributes' raw values.
+///
+/// Attribute names keep the server's spelling; lookups ignore case, as LDAP does.
+public struct LDAPEntry: Sendable, Equatable {
+    public let dn: String
+    public let attributes: [String: [[UInt8]]]
+
+    public init(dn: String, attributes: [String: [[UInt8]]]) {
+        self.dn = dn
+        self.attributes = attributes
+    }
+
+    /// Every value of an attribute as raw bytes (for binary attributes such as `objectGUID`).
+    public func values(_ name: String) -> [[UInt8]] {
+        if let exact = attributes[name] { return exact }
+        let lowered = name.lowercased()
+        return attributes.first { $0.key.lowercased() == lowered }?.value ?? []
+    }
+
+    /// Every value as UTF-8 text (LDAP strings are UTF-8).
+    public func strings(_ name: String) -> [String] {
+        values(name).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The first value as text, or nil when the attribute is absent.
+    public func string(_ name: String) -> String? {
+        strings(name).first
+    }
+}
+
+/// How far below the base a search looks.
+public enum LDAPScope: Sendable {
+    case base, oneLevel, subtree
+}
+
+/// One change of a modify operation. Values are text; use the `binary` forms for octet strings.
+public enum LDAPModification: Sendable, Equatable {
+    case add(String, [String])
+    case replace(String, [String])
+    /// Deletes the given values, or the whole attribute when the list is empty.
+    case delete(String, [String] = [])
+    case replaceBinary(String, [[UInt8]])
+
+    var attribute: String {
+        switch self {
+        case .add(let name, _), .replace(let name, _), .delete(let name, _), .replaceBinary(let name, _): name
+        }
+    }
+
+    var values: [[UInt8]] {
+        switch self {
+        case .add(_, let values), .replace(_, let values), .delete(_, let values): values.map { Array($0.utf8) }
+        case .replaceBinary(_, let values): values
+        }
+    }
+}
+
+/// What the password policy (ppolicy, draft-behera) said about a bind.
+public struct PasswordPolicyResponse: Sendable, Equatable {
+    public enum PolicyError: Int32, Sendable {
+        case passwordExpired = 0, accountLocked, changeAfterReset, passwordModNotAllowed, mustSupplyOldPassword
+        case insufficientPasswordQuality, passwordTooShort, passwordTooYoung, passwordInHistory, passwordTooLong
+    }
+
+    /// Seconds until the password expires, when the server warns.
+    public var secondsUntilExpiry: Int?
+    /// Grace binds left after expiry.
+    public var graceLoginsRemaining: Int?
+    public var error: PolicyError?
+
+    /// The user bound but must change the password before doing anything else ("Password must be changed").
+    public var mustChangePassword: Bool { error == .changeAfterReset }
+}

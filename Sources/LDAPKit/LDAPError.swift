@@ -1,0 +1,94 @@
+import CLDAP
+
+/// An LDAP failure: the result code, the server's diagnostic message and the operation with its DN.
+///
+/// Printed the way a technician needs it:
+/// `invalidCredentials (49) binding as cn=admin,dc=school,dc=test: the password is wrong or the account is locked`.
+/// Passwords never appear in it.
+public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Operation: String, Sendable {
+        case connect = "connecting to"
+        case startTLS = "starting TLS with"
+        case bind = "binding as"
+        case search = "searching"
+        case modify = "modifying"
+        case add = "adding"
+        case delete = "deleting"
+        case rename = "renaming"
+        case whoAmI = "asking who am I on"
+        case option = "setting an option on"
+    }
+
+    /// The LDAP result code (RFC 4511), or a negative libldap client code (-1 server down, -7 timeout ...).
+    public let code: Int32
+    public let operation: Operation
+    /// The DN, base or URL the operation was about.
+    public let target: String
+    /// The server's (or libldap's) diagnostic message, if any.
+    public let diagnostic: String?
+
+    public init(code: Int32, operation: Operation, target: String, diagnostic: String? = nil) {
+        self.code = code
+        self.operation = operation
+        self.target = target
+        self.diagnostic = diagnostic.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public var name: String { Self.name(of: code) }
+
+    public var description: String {
+        var text = "\(name) (\(code)) \(operation.rawValue) \(target)"
+        if let diagnostic { text += ": \(diagnostic)" }
+        if let hint = Self.hint(code: code, operation: operation) { text += ". \(hint)" }
+        return text
+    }
+
+    static func hint(code: Int32, operation: Operation) -> String? {
+        switch code {
+        case LDAP_INVALID_CREDENTIALS where operation == .bind: "Check the bind DN and the password file, and whether the account is locked"
+        case LDAP_SERVER_DOWN: "Is the directory server running and the URL (host, port, ldap:// or ldaps://) right?"
+        case LDAP_TIMEOUT: "The server did not answer in time"
+        case LDAP_STRONG_AUTH_REQUIRED: "The server requires TLS or signing: use ldaps:// or StartTLS"
+        case LDAP_INSUFFICIENT_ACCESS: "The bind account lacks the rights for this"
+        case LDAP_NO_SUCH_OBJECT where operation == .search: "Check the base DN in the configuration"
+        case LDAP_CONNECT_ERROR: "TLS or connection setup failed; check the CA file and the server certificate's name"
+        default: nil
+        }
+    }
+
+    /// RFC 4511 names for the codes a directory tool meets; libldap's text for the rest.
+    public static func name(of code: Int32) -> String {
+        switch code {
+        case LDAP_SUCCESS: "success"
+        case LDAP_OPERATIONS_ERROR: "operationsError"
+        case LDAP_PROTOCOL_ERROR: "protocolError"
+        case LDAP_TIMELIMIT_EXCEEDED: "timeLimitExceeded"
+        case LDAP_SIZELIMIT_EXCEEDED: "sizeLimitExceeded"
+        case LDAP_STRONG_AUTH_REQUIRED: "strongerAuthRequired"
+        case LDAP_UNAVAILABLE_CRITICAL_EXTENSION: "unavailableCriticalExtension"
+        case LDAP_NO_SUCH_ATTRIBUTE: "noSuchAttribute"
+        case LDAP_UNDEFINED_TYPE: "undefinedAttributeType"
+        case LDAP_CONSTRAINT_VIOLATION: "constraintViolation"
+        case LDAP_TYPE_OR_VALUE_EXISTS: "attributeOrValueExists"
+        case LDAP_INVALID_SYNTAX: "invalidAttributeSyntax"
+        case LDAP_NO_SUCH_OBJECT: "noSuchObject"
+        case LDAP_INVALID_DN_SYNTAX: "invalidDNSyntax"
+        case LDAP_INAPPROPRIATE_AUTH: "inappropriateAuthentication"
+        case LDAP_INVALID_CREDENTIALS: "invalidCredentials"
+        case LDAP_INSUFFICIENT_ACCESS: "insufficientAccessRights"
+        case LDAP_BUSY: "busy"
+        case LDAP_UNAVAILABLE: "unavailable"
+        case LDAP_UNWILLING_TO_PERFORM: "unwillingToPerform"
+        case LDAP_NAMING_VIOLATION: "namingViolation"
+        case LDAP_OBJECT_CLASS_VIOLATION: "objectClassViolation"
+        case LDAP_NOT_ALLOWED_ON_NONLEAF: "notAllowedOnNonLeaf"
+        case LDAP_ALREADY_EXISTS: "entryAlreadyExists"
+        case LDAP_OTHER: "other"
+        case LDAP_SERVER_DOWN: "serverDown"
+        case LDAP_TIMEOUT: "timeout"
+        case LDAP_CONNECT_ERROR: "connectError"
+        case LDAP_FILTER_ERROR: "filterError"
+        default: String(cString: ldap_err2string(code))
+        }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import LDAPKit
+import Testing
+
+/// Staff and `pupils` generated pupils, as a school's directory holds them.
+func schoolLDIF(pupils: Int) -> String {
+    var ldif = """
+        dn: ou=staff,dc=school,dc=test
+        objectClass: organizationalUnit
+        ou: staff
+
+        dn: ou=pupils,dc=school,dc=test
+        objectClass: organizationalUnit
+        ou: pupils
+
+        dn: uid=jsmith,ou=staff,dc=school,dc=test
+        objectClass: inetOrgPerson
+        uid: jsmith
+        cn: Jane Smith
+        sn: Smith
+        givenName: Jane
+        employeeNumber: S1001
+        mail: jsmith@school.test
+        userPassword: Tr1cky-Pass
+
+        dn: uid=bjones,ou=staff,dc=school,dc=test
+        objectClass: inetOrgPerson
+        uid: bjones
+        cn: Bob Jones
+        sn: Jones
+        employeeNumber: S1002
+        userPassword: An0ther-Pass
+
+
+        """
+    for index in 0..<pupils {
+        ldif += """
+            dn: uid=pupil\(index),ou=pupils,dc=school,dc=test
+            objectClass: inetOrgPerson
+            uid: pupil\(index)
+            cn: Pupil \(index)
+            sn: Pupil
+            employeeNumber: P\(10000 + index)
+
+
+            """
+    }
+    return ldif
+}
+
+@Suite("LDAPKit against a real slapd", .serialized)
+struct LDAPConnectionTests {
+    @Test("simple bind as the admin, who-am-I, and a wrong password named with its DN")
+    func bind() async throws {
+        let server = try SlapdServer(data: schoolLDIF(pupils: 0))
+        defer { server.stop() }
+        let connection = try LDAPConnection(url: server.url)
+        try await connection.simpleBind(dn: SlapdServer.adminDN, password: SlapdServer.adminPassword)
+        #expect(try await connection.whoAmI() == "dn:\(SlapdServer.adminDN)")
+
+        let other = try LDAPConnection(url: server.url)
+        await #expect { try await other.simpleBind(dn: SlapdServer.adminDN, password: "wrong") } throws: { error in
+            guard let error = error as? LDAPError else { return false }
+            return error.code == 49 && error.description.hasPrefix("invalidCredentials (49) binding as cn=admin,dc=school,dc=test")
+                && !error.description.contains("wrong")
+        }
+    }
+
+    @Test("SASL EXTERNAL over ldapi maps root to its peer-credential identity")
+    func externalBind() async throws {
+        let server = try SlapdServer(data: schoolLDIF(pupils: 0))
+        defer { server.stop() }
+        let connection = try LDAPConnection(url: server.ldapiURL)
+        try await connection.externalBind()
+        #expect(try await connection.whoAmI() == "dn:gidNumber=0+uidNumber=0,cn=peercred,cn=external,cn=auth")
+    }
+
+    @Test("a paged search returns every entry even past the server's size limit of 100")
+    func pagedSearch() async throws {
+        let server = try SlapdServer(data: schoolLDIF(pupils: 730))
+        defer { server.stop() }
+        let connection = try LDAPConnection(url: server.url)
+        try await connection.simpleBind(dn: "uid=jsmith,ou=staff,dc=school,dc=test", password: "Tr1cky-Pass")
+        var uids = Set<String>()
+        for try await entry in connection.search(base: "ou=pupils,dc=school,dc=test", filter: "(objectClass=inetOrgPerson)",
+                                                 attributes: ["uid", "employeeNumber"], pageSize: 50) {
+            uids.insert(try #require(entry.string("uid")))
+            #expect(entry.string("EMPLOYEENUMBER")?.hasPrefix("P") == true)  // attribute names ignore case
+        }
+        #expect(uids.count == 730)
+    }
+
+    @Test("operational attributes come back when asked for by name")
+    func operationalAttributes() async throws {
+        let server = try SlapdServer(data: schoolLDIF(pupils: 0))
+        defer { server.stop() }
+        let connection = try LDAPConnection(url: server.url)
+        try await connection.simpleBind(dn: SlapdServer.adminDN, password: SlapdServer.adminPassword)
+        let entries = try await connection.searchAll(base: "uid=jsmith,ou=staff,dc=school,dc=test", scope: .base,
+                                                     attributes: ["uid", "createTimestamp", "entryUUID"])
+        let entry = try #require(entries.first)
+        #expect(entry.dn == "uid=jsmith,ou=staff,dc=school,dc=test")
+        #expect(entry.string("createTimestamp")?.hasSuffix("Z") == true)
+        #expect(entry.string("entryUUID")?.count == 36)
+    }
+
+    @Test("modify, add, rename and delete, each failure naming its DN")
+    func changes() async throws {
+        let server = try SlapdServer(data: schoolLDIF(pupils: 0))
+        defer { server.stop() }
+        let connection = try LDAPConnection(url: server.url)
+        try await connection.simpleBind(dn: SlapdServer.adminDN, password: SlapdServer.adminPassword)
+        try await connection.add(dn: "ou=leavers,dc=school,dc=test", attributes: [("objectClass", ["organizationalUnit"]), ("ou", ["leavers"])])
+        try await connection.modify(dn: "uid=bjones,ou=staff,dc=school,dc=test", [.replace("mail", ["bjones@school.test"]), .add("givenName", ["Bob"])])
+        try await connection.rename(dn: "uid=bjones,ou=staff,dc=school,dc=test", newRDN: "uid=bjones", newParent: "ou=leavers,dc=school,dc=test")
+        let moved = try await connection.searchAll(base: "ou=leavers,dc=school,dc=test", scope: .oneLevel)
+        #expect(moved.map(\.dn) == ["uid=bjones,ou=leavers,dc=school,dc=test"])
+        #expect(moved.first?.string("mail") == "bjones@school.test")
+        try await connection.modify(dn: "uid=bjones,ou=leavers,dc=school,dc=test", [.delete("givenName")])
+        try await connection.delete(dn: "uid=bjones,ou=leavers,dc=school,dc=test")
+        await #expect { try await connection.delete(dn: "uid=nobody,ou=staff,dc=school,dc=test") } throws: { error in
+            (error as? LDAPError)?.description.hasPrefix("noSuchObject (32) deleting uid=nobody,ou=staff,dc=school,dc=test") == true
+        }
+        await #expect { try await connection.modify(dn: "uid=jsmith,ou=staff,dc=school,dc=test", [.add("noSuchAttr", ["x"])]) } throws: { error in
+            (error as? LDAPError)?.code == 17  // undefinedAttributeType
+        }
+        await #expect {
+            for try await _ in connection.search(base: "ou=nowhere,dc=school,dc=test") {}
+        } throws: { error in
+            (error as? LDAPError)?.description.contains("noSuchObject (32) searching ou=nowhere,dc=school,dc=test") == true
+        }
+    }
+
+    @Test("ppolicy: a reset password binds with 'must change', an administrative lock refuses the bind")
+    func passwordPolicy() async throws {
+        let server = try SlapdServer(data: schoolLDIF(pupils: 0))
+        defer { server.stop() }
+        let admin = try LDAPConnection(url: server.url)
+        try await admin.simpleBind(dn: SlapdServer.adminDN, password: SlapdServer.adminPassword)
+        try await admin.modify(dn: "uid=jsmith,ou=staff,dc=school,dc=test", [.replace("pwdReset", ["TRUE"])])
+        let user = try LDAPConnection(url: server.url)
+        let policy = try await user.simpleBind(dn: "uid=jsmith,ou=staff,dc=school,dc=test", password: "Tr1cky-Pass")
+        #expect(policy.mustChangePassword)
+
+        try await admin.modify(dn: "uid=bjones,ou=staff,dc=school,dc=test", [.replace("pwdAccountLockedTime", ["000001010000Z"])])
+        let locked = try LDAPConnection(url: server.url)
+        await #expect { try await locked.simpleBind(dn: "uid=bjones,ou=staff,dc=school,dc=test", password: "An0ther-Pass") } throws: { error in
+            guard let error = error as? LDAPError else { return false }
+            return error.code == 49 && error.description.contains("account locked")
+        }
+    }
+
+    @Test("an unreachable server and a malformed URL give clear errors")
+    func connectionErrors() async throws {
+        let port = try SlapdServer.freePort()
+        let connection = try LDAPConnection(url: "ldap://127.0.0.1:\(port)", options: LDAPConnectionOptions(timeoutSeconds: 2))
+        await #expect { try await connection.simpleBind(dn: "cn=x", password: "y") } throws: { error in
+            guard let error = error as? LDAPError else { return false }
+            return error.code == -1 && error.description.contains("Is the directory server running")
+        }
+        #expect(throws: LDAPError.self) { try LDAPConnection(url: "http://127.0.0.1") }
+    }
+}

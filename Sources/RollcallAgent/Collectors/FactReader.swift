@@ -33,15 +33,6 @@ final class FactReader {
         }
     }
 
-    /// The first of several places that has the value; only the last failure is recorded.
-    func firstValue(_ field: String, at paths: [String]) -> String? {
-        for path in paths.dropLast() {
-            if case .success(let value) = root.readValue(path) { return value }
-        }
-        guard let last = paths.last else { return nil }
-        return value(field, at: last)
-    }
-
     func note(_ field: String, _ path: String, _ reason: String) {
         absent.append(AbsentFact(field: field, path: path, reason: reason))
     }

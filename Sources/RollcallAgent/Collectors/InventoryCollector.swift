@@ -26,15 +26,16 @@ public struct InventoryCollector: Sendable {
         let reader = FactReader(root: root)
         let osCollector = OperatingSystemCollector()
         let system = SystemIdentityCollector().collect(reader)
+        let cpuinfo = reader.text("cpu", at: "/proc/cpuinfo")
         let hardware = HardwareInventory(
             hostname: osCollector.hostname(reader),
             system: system,
             os: osCollector.collect(reader),
-            cpu: ProcessorCollector().collect(reader),
+            cpu: ProcessorCollector().collect(cpuinfo: cpuinfo),
             memory: MemoryCollector().collect(reader),
             disks: DiskCollector().collect(reader),
             networkInterfaces: NetworkCollector().collect(reader),
-            virtualization: VirtualizationDetector().detect(reader, system: system))
+            virtualization: VirtualizationDetector().detect(reader, system: system, cpuinfo: cpuinfo))
         let software = SoftwareCollector().collect(reader)
         let machineID = osCollector.machineID(reader) ?? system.uuid.map { String($0.lowercased().filter { $0 != "-" }) } ?? ""
         return InventoryReport(

@@ -5,9 +5,9 @@ import RollcallProtocol
 /// The architecture comes from what the CPU says about itself (the `lm` long-mode flag on x86, `CPU architecture`
 /// on ARM), not from the agent's own build, so a 32-bit userland on a 64-bit CPU is still reported as `x86_64`.
 struct ProcessorCollector {
-    func collect(_ reader: FactReader) -> Processor {
-        guard let text = reader.text("cpu", at: "/proc/cpuinfo") else { return Processor() }
-        return Self.parse(cpuinfo: text)
+    /// `cpuinfo` is the text of `/proc/cpuinfo`, read once by the caller (the virtualization check needs it too).
+    func collect(cpuinfo: String?) -> Processor {
+        cpuinfo.map(Self.parse(cpuinfo:)) ?? Processor()
     }
 
     static func parse(cpuinfo text: String) -> Processor {

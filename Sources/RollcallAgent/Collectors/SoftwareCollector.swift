@@ -73,10 +73,9 @@ enum DpkgStatusParser {
             guard let name = stanza.package, let stateName = stanza.state, stateName != "not-installed" else { continue }
             guard let state = SoftwarePackage.State(rawValue: stateName) else { continue }
             var displayName = name
-            if let arch = stanza.architecture, !arch.isEmpty, arch != "all" {
-                if stanza.multiArchSame || arch != native { displayName += ":" + arch }
-            } else if let arch = stanza.architecture, arch == "all", stanza.multiArchSame {
-                // dpkg never qualifies arch:all packages
+            // dpkg never qualifies arch:all packages, whatever their Multi-Arch.
+            if let arch = stanza.architecture, !arch.isEmpty, arch != "all", stanza.multiArchSame || arch != native {
+                displayName += ":" + arch
             }
             packages.append(SoftwarePackage(
                 name: displayName, version: stanza.version ?? "", architecture: stanza.architecture,

@@ -8,11 +8,11 @@ import RollcallProtocol
 /// still has it. It counts as Docker only when the root file system is an overlay or PID 1's cgroup names a
 /// container runtime; otherwise it is listed as evidence and ignored.
 struct VirtualizationDetector {
-    func detect(_ reader: FactReader, system: SystemIdentity) -> Virtualization {
+    func detect(_ reader: FactReader, system: SystemIdentity, cpuinfo: String?) -> Virtualization {
         let root = reader.root
         var evidence: [String] = []
         let container = containerRuntime(root, &evidence)
-        let hypervisor = hypervisor(root, system: system, &evidence)
+        let hypervisor = hypervisor(root, system: system, cpuinfo: cpuinfo, &evidence)
         if let container {
             return Virtualization(kind: .container, hypervisor: hypervisor, container: container, evidence: evidence)
         }
@@ -20,7 +20,7 @@ struct VirtualizationDetector {
             return Virtualization(kind: .vm, hypervisor: hypervisor, evidence: evidence)
         }
         // No marker at all: physical, provided we could look (cpuinfo read and DMI present).
-        if case .success = root.readBytes("/proc/cpuinfo"), system.vendor != nil || root.isDirectory(SystemIdentityCollector.directory) {
+        if cpuinfo != nil, system.vendor != nil || root.isDirectory(SystemIdentityCollector.directory) {
             evidence.append("no hypervisor flag in /proc/cpuinfo; DMI vendor \(system.vendor ?? "unset")")
             return Virtualization(kind: .physical, evidence: evidence)
         }
@@ -87,7 +87,7 @@ struct VirtualizationDetector {
 
     // MARK: Hypervisors
 
-    private func hypervisor(_ root: FileSystemRoot, system: SystemIdentity, _ evidence: inout [String]) -> String? {
+    private func hypervisor(_ root: FileSystemRoot, system: SystemIdentity, cpuinfo: String?, _ evidence: inout [String]) -> String? {
         var named: String?
         if let oem = acpiOEMID(root) {
             if let name = Self.acpiOEMHypervisors.first(where: { oem.hasPrefix($0.0) })?.1 {
@@ -105,8 +105,7 @@ struct VirtualizationDetector {
             named = type
         }
         var flagged = false
-        if case .success(let cpuinfo) = root.readText("/proc/cpuinfo"),
-           let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+        if let cpuinfo, let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
            flags.split(separator: " ").contains("hypervisor") {
             evidence.append("cpuinfo flag hypervisor")
             flagged = true

@@ -60,8 +60,6 @@ final class SQLiteDatabase {
             throw error
         }
     }
-
-    var changes: Int { Int(sqlite3_changes(handle)) }
 }
 
 @available(*, unavailable, message: "A connection stays with its single owner (see SQLiteDatabase).")

@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // The wire protocol: Codable reports, versioned. Foundation-light so the agent stays small.
@@ -49,7 +50,8 @@ let package = Package(
         .target(
             name: "RollcallController",
             dependencies: [
-                "RollcallProtocol",
+                "RollcallProtocol", "LDAPKit",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
@@ -78,7 +80,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit"], swiftSettings: strictSettings),
+        // What the tests share: a real slapd started from scripts/slapd-school.sh, free ports, child processes.
+        .target(name: "RollcallTestSupport", path: "Tests/Support", swiftSettings: strictSettings),
+
+        .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit", "RollcallTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "RollcallProtocolTests", dependencies: ["RollcallProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "RollcallAgentTests",
@@ -89,7 +94,7 @@ let package = Package(
         .testTarget(
             name: "RollcallControllerTests",
             dependencies: [
-                "RollcallController", "RollcallProtocol",
+                "RollcallController", "RollcallProtocol", "RollcallTestSupport", "LDAPKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
@@ -98,7 +103,7 @@ let package = Package(
         // Runs the built executables against each other, the way a technician does.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["rollcall", "rollcall-agent", "RollcallProtocol"],
+            dependencies: ["rollcall", "rollcall-agent", "RollcallProtocol", "RollcallTestSupport", "LDAPKit"],
             swiftSettings: strictSettings
         ),
     ]

@@ -112,6 +112,14 @@ public actor LDAPConnection {
         return String(cString: message)
     }
 
+    /// With ldaps://, a failed TLS handshake reaches the caller as "server down"; say so.
+    private func contactDiagnostic(_ code: Int32) -> String? {
+        let diagnostic = Self.diagnostic(handle)
+        guard code == LDAP_SERVER_DOWN, url.lowercased().hasPrefix("ldaps://") else { return diagnostic }
+        let tls = "with ldaps:// this is also how a failed TLS handshake shows: check ca_file and that the certificate names this host"
+        return [diagnostic, tls].compactMap { $0 }.joined(separator: "; ")
+    }
+
     private var operationTimeout: timeval { timeval(tv_sec: timeoutSeconds, tv_usec: 0) }
 
     // MARK: Binding
@@ -136,14 +144,15 @@ public actor LDAPConnection {
             return ldap_sasl_bind(handle.raw, dn, nil, &credentials, &serverControls, nil, &messageID)
         }
         guard sent == LDAP_SUCCESS else {
-            throw LDAPError(code: sent, operation: .bind, target: dn, diagnostic: Self.diagnostic(handle))
+            throw LDAPError(code: sent, operation: .bind, target: dn, diagnostic: contactDiagnostic(sent))
         }
         var timeout = operationTimeout
         var result: OpaquePointer?
         let kind = ldap_result(handle.raw, messageID, LDAP_MSG_ALL, &timeout, &result)
         guard kind > 0, let result else {
             if let result { ldap_msgfree(result) }
-            throw LDAPError(code: kind == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN, operation: .bind, target: dn, diagnostic: Self.diagnostic(handle))
+            let code = kind == 0 ? LDAP_TIMEOUT : LDAP_SERVER_DOWN
+            throw LDAPError(code: code, operation: .bind, target: dn, diagnostic: contactDiagnostic(code))
         }
         var resultCode: Int32 = 0
         var diagnosticMessage: UnsafeMutablePointer<CChar>?
@@ -254,8 +263,29 @@ public actor LDAPConnection {
         let code = ldap_search_ext_s(handle.raw, request.base, scope, request.filter, request.attributes.isEmpty ? nil : attributeNames,
                                      0, serverControls, nil, &timeout, LDAP_NO_LIMIT, &result)
         defer { if let result { ldap_msgfree(result) } }
+        let target = "\(request.base) with filter \(request.filter)"
+        if code == LDAP_REFERRAL, let result {
+            throw LDAPError(code: code, operation: .search, target: target, diagnostic: Self.referralText(Self.resultReferrals(handle, result)))
+        }
         guard code == LDAP_SUCCESS, let result else {
-            throw LDAPError(code: code, operation: .search, target: "\(request.base) with filter \(request.filter)", diagnostic: Self.diagnostic(handle))
+            throw LDAPError(code: code, operation: .search, target: target, diagnostic: Self.diagnostic(handle))
+        }
+        // A continuation reference means part of the subtree lives on another server; skipping it silently would make
+        // a sync look complete when it is not, so it is an error naming where the rest is.
+        var references: [String] = []
+        var message = ldap_first_message(handle.raw, result)
+        while let current = message {
+            if ldap_msgtype(current) == LDAP_RES_SEARCH_REFERENCE {
+                var urls: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+                if ldap_parse_reference(handle.raw, current, &urls, nil, 0) == LDAP_SUCCESS, let urls {
+                    references += Self.strings(urls)
+                    ldap_memvfree(UnsafeMutablePointer(OpaquePointer(urls)))
+                }
+            }
+            message = ldap_next_message(handle.raw, current)
+        }
+        guard references.isEmpty else {
+            throw LDAPError(code: LDAP_REFERRAL, operation: .search, target: target, diagnostic: Self.referralText(references))
         }
         var entries: [LDAPEntry] = []
         var entry = ldap_first_entry(handle.raw, result)
@@ -264,6 +294,37 @@ public actor LDAPConnection {
             entry = ldap_next_entry(handle.raw, current)
         }
         return (entries, Self.nextCookie(handle, result))
+    }
+
+    private static func referralText(_ urls: [String]) -> String {
+        urls.isEmpty ? "the server answered with a referral" : "the server refers this to " + urls.joined(separator: ", ")
+    }
+
+    private static func resultReferrals(_ handle: LDAPHandle, _ result: OpaquePointer) -> [String] {
+        var resultCode: Int32 = 0
+        var referrals: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        guard ldap_parse_result(handle.raw, result, &resultCode, nil, nil, &referrals, nil, 0) == LDAP_SUCCESS, let referrals else { return [] }
+        defer { ldap_memvfree(UnsafeMutablePointer(OpaquePointer(referrals))) }
+        return strings(referrals)
+    }
+
+    private static func strings(_ list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
+        var result: [String] = []
+        var index = 0
+        while let item = list[index] {
+            result.append(String(cString: item))
+            index += 1
+        }
+        return result
+    }
+
+    /// One entry by DN, or nil when there is none (a base-scope search; `noSuchObject` is not an error here).
+    public func entry(dn: String, attributes: [String] = []) throws(LDAPError) -> LDAPEntry? {
+        do {
+            return try page(LDAPSearch.Request(base: dn, scope: .base, filter: "(objectClass=*)", attributes: attributes, pageSize: 1), cookie: nil).entries.first
+        } catch where error.code == LDAP_NO_SUCH_OBJECT {
+            return nil
+        }
     }
 
     private static func entry(_ handle: LDAPHandle, _ message: OpaquePointer) -> LDAPEntry {

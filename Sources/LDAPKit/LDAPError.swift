@@ -52,6 +52,10 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
         case LDAP_INSUFFICIENT_ACCESS: "The bind account lacks the rights for this"
         case LDAP_NO_SUCH_OBJECT where operation == .search: "Check the base DN in the configuration"
         case LDAP_CONNECT_ERROR: "TLS or connection setup failed; check the CA file and the server certificate's name"
+        case LDAP_PROTOCOL_ERROR where operation == .startTLS: "The server does not offer StartTLS: give it a certificate (OpenLDAP: olcTLSCertificateFile) or use an ldaps:// URL"
+        case LDAP_REFERRAL: "Rollcall does not follow referrals: point the base DN (or the URL) at the server that holds these entries"
+        case LDAP_SIZELIMIT_EXCEEDED: "The server limits how many entries this account may read, even page by page: raise its size limit (OpenLDAP: olcSizeLimit size.prtotal for the bind DN; AD: MaxPageSize)"
+        case LDAP_ADMINLIMIT_EXCEEDED: "The server refused the search size (administrative limit): raise the bind DN's limits or lower directory.page_size"
         default: nil
         }
     }
@@ -88,6 +92,8 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
         case LDAP_TIMEOUT: "timeout"
         case LDAP_CONNECT_ERROR: "connectError"
         case LDAP_FILTER_ERROR: "filterError"
+        case LDAP_REFERRAL: "referral"
+        case LDAP_ADMINLIMIT_EXCEEDED: "adminLimitExceeded"
         default: String(cString: ldap_err2string(code))
         }
     }

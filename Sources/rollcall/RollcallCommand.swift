@@ -11,7 +11,9 @@ struct RollcallCommand: AsyncParsableCommand {
         commandName: "rollcall",
         abstract: "Rollcall controller: receives agent reports and produces the school's compliance reports.",
         version: "0.1.0",
-        subcommands: [Serve.self, Devices.self, Report.self])
+        subcommands: [
+            Serve.self, Devices.self, Directory.self, Accounts.self, Passwords.self, PlanCommand.self, Audit.self, Report.self,
+        ])
 }
 
 /// `--config`, shared by every command that opens the store.

@@ -20,6 +20,12 @@ public struct ControllerConfiguration: Sendable, Equatable {
     public var storePath = "/var/lib/rollcall/controller.sqlite"
     /// An inventory of a desktop with 3,000 packages is ~400 KB; 8 MB leaves room and stops abuse.
     public var maxReportBytes = 8 << 20
+    /// `[directory]`: where the school's accounts live; nil when the section is absent (no directory features).
+    public var directory: DirectoryConfiguration?
+    /// `[accounts]`: who is never touched, when an account is stale, how big a change may be.
+    public var accounts = AccountsPolicy()
+    /// `[passwords]`: the school's rotation policy.
+    public var passwords = PasswordRotationPolicy()
 
     public init() {}
 
@@ -43,7 +49,10 @@ public struct ControllerConfiguration: Sendable, Equatable {
             throw ConfigurationError(source: source, line: nil, message: "\(error)")
         }
         var configuration = ControllerConfiguration()
-        let known = ["server": ["host", "port"], "store": ["path"], "limits": ["max_report_bytes"]]
+        let known = [
+            "server": ["host", "port"], "store": ["path"], "limits": ["max_report_bytes"],
+            "directory": DirectoryConfiguration.keys, "accounts": AccountsPolicy.keys, "passwords": PasswordRotationPolicy.keys,
+        ]
         for (section, value) in table {
             guard let keys = known[section] else {
                 throw ConfigurationError(source: source, line: nil, message: "unknown section [\(section)] (known: \(known.keys.sorted().joined(separator: ", ")))")
@@ -55,20 +64,8 @@ public struct ControllerConfiguration: Sendable, Equatable {
                 throw ConfigurationError(source: source, line: nil, message: "unknown setting '\(section).\(key)' (known: \(keys.joined(separator: ", ")))")
             }
         }
-        func string(_ section: String, _ key: String) throws(ConfigurationError) -> String? {
-            guard let value = table[section]?.table?[key] else { return nil }
-            guard let text = value.string else {
-                throw ConfigurationError(source: source, line: nil, message: "'\(section).\(key)' must be a string")
-            }
-            return text
-        }
-        func integer(_ section: String, _ key: String) throws(ConfigurationError) -> Int? {
-            guard let value = table[section]?.table?[key] else { return nil }
-            guard let number = value.int else {
-                throw ConfigurationError(source: source, line: nil, message: "'\(section).\(key)' must be an integer")
-            }
-            return number
-        }
+        let reader = SettingsReader(table: table, source: source)
+        let string = reader.string, integer = reader.integer
         if let host = try string("server", "host") { configuration.host = host }
         if let port = try integer("server", "port") {
             guard (0...65535).contains(port) else {
@@ -76,18 +73,65 @@ public struct ControllerConfiguration: Sendable, Equatable {
             }
             configuration.port = port
         }
-        if let path = try string("store", "path") {
-            // A relative store path is relative to the config file, so a sample config works from any directory.
-            configuration.storePath = path.hasPrefix("/") ? path
-                : URL(fileURLWithPath: source).deletingLastPathComponent().appendingPathComponent(path).path
-        }
+        // A relative store path is relative to the config file, so a sample config works from any directory.
+        if let path = try reader.path("store", "path") { configuration.storePath = path }
         if let bytes = try integer("limits", "max_report_bytes") {
             guard bytes >= 1024 else {
                 throw ConfigurationError(source: source, line: nil, message: "'limits.max_report_bytes' must be at least 1024")
             }
             configuration.maxReportBytes = bytes
         }
+        if table["directory"] != nil {
+            configuration.directory = try DirectoryConfiguration(reader)
+        }
+        configuration.accounts = try AccountsPolicy(reader)
+        configuration.passwords = try PasswordRotationPolicy(reader)
         return configuration
+    }
+}
+
+/// Typed access to `[section] key` values, with errors that name the setting.
+struct SettingsReader {
+    let table: TOMLTable
+    let source: String
+
+    func fail(_ message: String) -> ConfigurationError {
+        ConfigurationError(source: source, line: nil, message: message)
+    }
+
+    func string(_ section: String, _ key: String) throws(ConfigurationError) -> String? {
+        guard let value = table[section]?.table?[key] else { return nil }
+        guard let text = value.string else { throw fail("'\(section).\(key)' must be a string") }
+        return text
+    }
+
+    func integer(_ section: String, _ key: String) throws(ConfigurationError) -> Int? {
+        guard let value = table[section]?.table?[key] else { return nil }
+        guard let number = value.int else { throw fail("'\(section).\(key)' must be an integer") }
+        return number
+    }
+
+    func boolean(_ section: String, _ key: String) throws(ConfigurationError) -> Bool? {
+        guard let value = table[section]?.table?[key] else { return nil }
+        guard let flag = value.bool else { throw fail("'\(section).\(key)' must be true or false") }
+        return flag
+    }
+
+    func strings(_ section: String, _ key: String) throws(ConfigurationError) -> [String]? {
+        guard let value = table[section]?.table?[key] else { return nil }
+        guard let array = value.array else { throw fail("'\(section).\(key)' must be a list of strings, like [\"a\", \"b\"]") }
+        var result: [String] = []
+        for item in array {
+            guard let text = item.string else { throw fail("'\(section).\(key)' must be a list of strings, like [\"a\", \"b\"]") }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// A path setting; relative paths are relative to the configuration file.
+    func path(_ section: String, _ key: String) throws(ConfigurationError) -> String? {
+        guard let path = try string(section, key) else { return nil }
+        return path.hasPrefix("/") ? path : URL(fileURLWithPath: source).deletingLastPathComponent().appendingPathComponent(path).path
     }
 }
 

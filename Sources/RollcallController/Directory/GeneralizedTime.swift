@@ -1,0 +1,65 @@
+import Foundation
+
+/// LDAP GeneralizedTime (RFC 4517 3.3.13) as directories write it: `20261123215422Z`, `20261123215422.713652Z`,
+/// `202611232154Z`, or with a `+hhmm` offset. Active Directory's `pwdLastSet`-style FILETIME is not this.
+enum GeneralizedTime {
+    /// ppolicy's "locked by an administrator, for good" value of `pwdAccountLockedTime`.
+    static let administrativeLock = "000001010000Z"
+
+    static func parse(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        func number(_ start: Int, _ count: Int) -> Int? {
+            guard start + count <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[start..<(start + count)] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(4, 2), let day = number(6, 2), let hour = number(8, 2) else { return nil }
+        var index = 10
+        let minute = number(index, 2) ?? 0
+        if number(index, 2) != nil { index += 2 }
+        let second = number(index, 2) ?? 0
+        if number(index, 2) != nil { index += 2 }
+        var fraction = 0.0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") || bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            var scale = 0.1
+            while index < bytes.count, (48...57).contains(bytes[index]) {
+                fraction += Double(bytes[index] - 48) * scale
+                scale /= 10
+                index += 1
+            }
+        }
+        var offsetSeconds = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "Z") {
+            index += 1
+        } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign = bytes[index] == UInt8(ascii: "+") ? 1 : -1
+            guard let hours = number(index + 1, 2) else { return nil }
+            let minutes = number(index + 3, 2) ?? 0
+            offsetSeconds = sign * (hours * 3600 + minutes * 60)
+            index += number(index + 3, 2) == nil ? 3 : 5
+        } else {
+            return nil
+        }
+        guard index == bytes.count, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        var components = DateComponents()
+        components.calendar = Calendar(identifier: .gregorian)
+        components.timeZone = TimeZone(identifier: "UTC")
+        (components.year, components.month, components.day) = (year, month, day)
+        (components.hour, components.minute, components.second) = (hour, minute, second)
+        guard let date = components.date else { return nil }
+        return date.addingTimeInterval(fraction - Double(offsetSeconds))
+    }
+
+    static func format(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
+        return String(format: "%04d", parts.year ?? 0) + two(parts.month) + two(parts.day) + two(parts.hour) + two(parts.minute) + two(parts.second) + "Z"
+    }
+}

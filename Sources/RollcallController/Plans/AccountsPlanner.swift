@@ -1,0 +1,138 @@
+public import Foundation
+
+/// Decides which accounts to disable, and why: `rollcall accounts plan`.
+///
+/// In order, the first that applies: a **leaver** (the join key is on the leavers list, leaving date reached), an
+/// **orphan** (a roster of everyone current is configured and no line names the account), **stale** (no log-on for
+/// `stale_after_days`). Protected accounts and accounts already disabled are never in a plan. Everything the
+/// planner could not check, and why, goes into the plan's notes, so a short plan is never mistaken for a clean one.
+public struct AccountsPlanner: Sendable {
+    public var policy: AccountsPolicy
+    public var leavers: KeyListFile?
+    public var roster: KeyListFile?
+    /// Whether the directory records last binds (from the last sync).
+    public var lastBindTracked: Bool
+    public var now: Date
+
+    public init(policy: AccountsPolicy, leavers: KeyListFile?, roster: KeyListFile?, lastBindTracked: Bool, now: Date = Date()) {
+        self.policy = policy
+        self.leavers = leavers
+        self.roster = roster
+        self.lastBindTracked = lastBindTracked
+        self.now = now
+    }
+
+    public func plan(_ accounts: [DirectoryAccount]) -> (items: [PlanItem], notes: [String]) {
+        var notes: [String] = []
+        let protection = ProtectedAccounts(policy)
+        var leaversByKey: [String: KeyListFile.Entry] = [:]
+        if let leavers {
+            for entry in leavers.entries {
+                if let date = entry.date, date > now {
+                    notes.append("\(entry.key) leaves on \(Self.day(date)): not disabled yet (\(leavers.path) line \(entry.line))")
+                } else {
+                    leaversByKey[entry.key] = entry
+                }
+            }
+        } else {
+            notes.append("No leavers list (accounts.leavers_file or --leavers): leavers were not checked.")
+        }
+        let current = roster.map { Set($0.entries.map(\.key)) }
+        if current == nil { notes.append("No roster of current people (accounts.roster_file or --roster): orphans were not checked.") }
+        let checkStale = policy.staleAfterDays > 0 && lastBindTracked
+        if policy.staleAfterDays > 0, !lastBindTracked {
+            notes.append("The directory records no log-on times (OpenLDAP: olcLastBind or the lastbind overlay): stale accounts were not checked.")
+        }
+        let staleBefore = now.addingTimeInterval(-Double(policy.staleAfterDays) * 86_400)
+
+        var items: [PlanItem] = []
+        var protectedNames: [String] = []
+        var alreadyDisabled = 0
+        var matchedLeavers = Set<String>()
+        for account in accounts {
+            if let rule = protection.rule(protecting: account) {
+                protectedNames.append("\(account.name) (\(rule))")
+                continue
+            }
+            if let key = account.joinKey { matchedLeavers.insert(key) }
+            if account.isDisabled {
+                alreadyDisabled += 1
+                continue
+            }
+            var reason: PlanItem.Reason?
+            var detail = ""
+            if let key = account.joinKey, let leaver = leaversByKey[key] {
+                reason = .leaver
+                detail = "\(key) is on the leavers list" + (leaver.date.map { ", left \(Self.day($0))" } ?? "")
+            } else if let current, !(account.joinKey.map(current.contains) ?? false) {
+                reason = .orphan
+                detail = account.joinKey.map { "no current HR record has \($0)" } ?? "the account has no join key, so no HR record can name it"
+            } else if checkStale {
+                if let last = account.lastBindAt, last < staleBefore {
+                    reason = .stale
+                    detail = "last log-on \(Self.days(from: last, to: now)) days ago (\(Self.day(last)))"
+                } else if account.lastBindAt == nil, let created = account.createdAt, created < staleBefore {
+                    reason = .stale
+                    detail = "never logged on; created \(Self.days(from: created, to: now)) days ago"
+                }
+            }
+            guard let reason else { continue }
+            items.append(PlanItem(position: items.count + 1, dn: account.dn, uid: account.uid, joinKey: account.joinKey,
+                                  kind: account.kind, action: .disable, reason: reason, detail: detail))
+        }
+        if !protectedNames.isEmpty {
+            notes.append("Protected, never planned: " + protectedNames.sorted().joined(separator: ", ") + ".")
+        }
+        if alreadyDisabled > 0 { notes.append("\(alreadyDisabled) account(s) already disabled: nothing to do for them.") }
+        let unmatched = leaversByKey.keys.filter { !matchedLeavers.contains($0) }.sorted()
+        if !unmatched.isEmpty {
+            notes.append("On the leavers list but matching no account: " + unmatched.joined(separator: ", ") + ".")
+        }
+        return (items, notes)
+    }
+
+    static func day(_ date: Date) -> String {
+        String(GeneralizedTime.format(date).prefix(8)).enumerated().map { index, character in
+            index == 4 || index == 6 ? "-\(character)" : "\(character)"
+        }.joined()
+    }
+
+    static func days(from start: Date, to end: Date) -> Int {
+        Int(end.timeIntervalSince(start) / 86_400)
+    }
+}
+
+/// The configured protected set: DNs, uids and groups (by DN or cn). Checked when planning and again when applying.
+public struct ProtectedAccounts: Sendable {
+    let dns: Set<String>
+    let uids: Set<String>
+    let groups: Set<String>
+
+    public init(_ policy: AccountsPolicy) {
+        dns = Set(policy.protectedDNs.map(Self.normalise))
+        uids = Set(policy.protectedUIDs.map { $0.lowercased() })
+        groups = Set(policy.protectedGroups.map(Self.normalise))
+    }
+
+    /// Which rule protects the account, or nil.
+    public func rule(protecting account: DirectoryAccount) -> String? {
+        if dns.contains(Self.normalise(account.dn)) { return "protected DN" }
+        if let uid = account.uid, uids.contains(uid.lowercased()) { return "protected uid" }
+        for group in account.groups {
+            let dn = Self.normalise(group)
+            if groups.contains(dn) { return "member of \(group)" }
+            if let cn = Self.firstRDNValue(dn), groups.contains(cn) { return "member of \(cn)" }
+        }
+        return nil
+    }
+
+    /// DNs compare without case and without spaces after commas (`cn=A, dc=x` is `cn=a,dc=x`).
+    static func normalise(_ dn: String) -> String {
+        dn.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ",").lowercased()
+    }
+
+    static func firstRDNValue(_ dn: String) -> String? {
+        guard let first = dn.split(separator: ",").first, let equals = first.firstIndex(of: "=") else { return nil }
+        return String(first[first.index(after: equals)...])
+    }
+}

@@ -1,0 +1,167 @@
+public import Foundation
+import LDAPKit
+
+/// Carries out a stored plan against the directory: `rollcall plan apply ID`.
+///
+/// Safe to run again at any point: each item's state is read back from the directory before anything is written, so
+/// a step that already took effect (for instance just before the process was killed) is recorded as such and never
+/// written twice; items already done are skipped. Protection is checked again against the current configuration, and
+/// a plan larger than its mass-change threshold is refused unless the technician accepts it.
+public struct PlanApplier: Sendable {
+    public var directory: DirectoryConfiguration
+    public var policy: AccountsPolicy
+    public var acceptMassChange: Bool
+    public var now: Date
+
+    public init(directory: DirectoryConfiguration, policy: AccountsPolicy, acceptMassChange: Bool, now: Date = Date()) {
+        self.directory = directory
+        self.policy = policy
+        self.acceptMassChange = acceptMassChange
+        self.now = now
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        public var done = 0
+        public var alreadyInEffect = 0
+        public var skipped = 0
+        public var failed = 0
+        public var previouslyDone = 0
+    }
+
+    /// Applies `plan`; `progress` hears one line per item as it completes.
+    public func apply(_ plan: Plan, store: ControllerStore, progress: @Sendable (String) -> Void = { _ in }) async throws -> Outcome {
+        if plan.exceedsThreshold, !acceptMassChange {
+            try await store.setPlanStatus(plan.id, plan.status, audit: ("plan.apply.refused",
+                "\(plan.items.count) changes exceed the mass-change threshold of \(plan.threshold) (of \(plan.totalAccounts) accounts)"))
+            throw PlanError.massChange(plan: plan.id, items: plan.items.count, threshold: plan.threshold, total: plan.totalAccounts)
+        }
+        let connection = try await DirectoryConnector(configuration: directory).connect()
+        let protection = ProtectedAccounts(policy)
+        try await store.setPlanStatus(plan.id, .applying, audit: ("plan.apply.start",
+            "\(plan.items.filter { $0.status != .done }.count) of \(plan.items.count) item(s) to do" + (plan.exceedsThreshold ? "; mass change accepted" : "")))
+        var outcome = Outcome()
+        for var item in plan.items {
+            let counter = "[\(item.position)/\(plan.items.count)]"
+            if item.status == .done || item.status == .skipped {
+                outcome.previouslyDone += 1
+                continue
+            }
+            do {
+                let result = try await apply(&item, connection: connection, protection: protection)
+                item.appliedAt = now
+                switch result {
+                case .skipped(let why):
+                    item.status = .skipped
+                    item.outcome = why
+                    outcome.skipped += 1
+                case .done(let what):
+                    item.status = .done
+                    item.outcome = what
+                    outcome.done += 1
+                case .alreadyInEffect(let what):
+                    item.status = .done
+                    item.outcome = what
+                    outcome.alreadyInEffect += 1
+                }
+                try await store.recordItem(planID: plan.id, item: item, audit: (auditAction(item), item.outcome ?? ""))
+                progress("\(counter) \(item.status == .skipped ? "skipped" : "done") \(item.currentDN ?? item.dn): \(item.outcome ?? "")")
+            } catch let error as LDAPError {
+                item.status = .failed
+                item.outcome = error.description
+                outcome.failed += 1
+                try await store.recordItem(planID: plan.id, item: item, audit: (auditAction(item) + ".failed", error.description))
+                progress("\(counter) FAILED \(item.dn): \(error.description)")
+                if error.code < 0 { throw error }  // the connection is gone: stop, the rest stays pending for the next run
+            }
+        }
+        let status: Plan.Status = outcome.failed > 0 ? .incomplete : .applied
+        try await store.setPlanStatus(plan.id, status, audit: ("plan.apply.finish",
+            "\(outcome.done) done, \(outcome.alreadyInEffect) already in effect, \(outcome.skipped) skipped, \(outcome.failed) failed"))
+        return outcome
+    }
+
+    private func auditAction(_ item: PlanItem) -> String {
+        switch item.action {
+        case .disable: "account.disable"
+        case .forcePasswordChange: "account.force-password-change"
+        }
+    }
+
+    enum StepResult {
+        case done(String)
+        case alreadyInEffect(String)
+        case skipped(String)
+    }
+
+    private static let stateAttributes = ["uid", "objectClass", "pwdAccountLockedTime", "pwdReset", "shadowExpire", "memberOf"]
+
+    /// Reads the entry as it is now and writes only what is missing.
+    private func apply(_ item: inout PlanItem, connection: LDAPConnection, protection: ProtectedAccounts) async throws -> StepResult {
+        let rdn = String(item.dn.prefix { $0 != "," })
+        let movedDN = policy.leaversOU.map { "\(rdn),\($0)" }
+        var candidates = [item.currentDN, item.dn, movedDN].compactMap { $0 }
+        candidates = candidates.reduce(into: []) { unique, dn in if !unique.contains(dn) { unique.append(dn) } }
+        var found: LDAPEntry?
+        for dn in candidates {
+            if let entry = try await connection.entry(dn: dn, attributes: Self.stateAttributes) {
+                found = entry
+                break
+            }
+        }
+        guard let entry = found else {
+            return .skipped("the account is no longer in the directory (looked at \(candidates.joined(separator: "; ")))")
+        }
+        item.currentDN = entry.dn
+        let account = DirectoryAccount(dn: item.dn, uid: entry.string("uid") ?? item.uid, joinKey: item.joinKey, kind: item.kind,
+                                       passwordReset: false, groups: entry.strings("memberOf"))
+        if let rule = protection.rule(protecting: account) {
+            return .skipped("protected now (\(rule)); the configuration changed since the plan was made")
+        }
+        switch item.action {
+        case .forcePasswordChange:
+            if entry.string("pwdReset")?.uppercased() == "TRUE" { return .alreadyInEffect("already must change the password at next log-on") }
+            try await connection.modify(dn: entry.dn, [.replace("pwdReset", ["TRUE"])])
+            return .done("must change the password at next log-on (pwdReset: TRUE)")
+        case .disable:
+            var changes: [LDAPModification] = []
+            var said: [String] = []
+            if entry.string("pwdAccountLockedTime") != GeneralizedTime.administrativeLock {
+                changes.append(.replace("pwdAccountLockedTime", [GeneralizedTime.administrativeLock]))
+                said.append("locked (pwdAccountLockedTime: \(GeneralizedTime.administrativeLock))")
+            }
+            if policy.setShadowExpire, entry.string("shadowExpire").flatMap({ Int($0) }).map({ $0 > 1 }) ?? true {
+                if !entry.strings("objectClass").contains(where: { $0.lowercased() == "shadowaccount" }) {
+                    changes.append(.add("objectClass", ["shadowAccount"]))
+                }
+                // 1 = 2 January 1970: expired, whatever the day today.
+                changes.append(.replace("shadowExpire", ["1"]))
+                said.append("shadowExpire: 1")
+            }
+            if !changes.isEmpty {
+                try await connection.modify(dn: entry.dn, changes)
+            }
+            if let leaversOU = policy.leaversOU, let movedDN, ProtectedAccounts.normalise(entry.dn) != ProtectedAccounts.normalise(movedDN) {
+                try await connection.rename(dn: entry.dn, newRDN: rdn, newParent: leaversOU)
+                item.currentDN = movedDN
+                said.append("moved to \(leaversOU)")
+            }
+            return said.isEmpty ? .alreadyInEffect("already disabled") : .done(said.joined(separator: ", "))
+        }
+    }
+}
+
+public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(Int)
+    case massChange(plan: Int, items: Int, threshold: Int, total: Int)
+    case alreadyApplied(Int)
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "there is no plan \(id); `rollcall plan list` shows the plans"
+        case .massChange(let id, let items, let threshold, let total):
+            "plan \(id) changes \(items) accounts, more than the mass-change threshold of \(threshold) (of \(total) accounts). "
+                + "Nothing was changed. Review it with `rollcall plan show \(id)`; if it is right, apply with --accept-mass-change"
+        case .alreadyApplied(let id): "plan \(id) has been applied in full; make a new plan to catch later changes"
+        }
+    }
+}

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The demo: a real controller on loopback with a fresh data dir, the real agent reporting this machine,
-# the device table and the HTML report. Stops what it started.
+# the device table and the HTML report; then a throwaway slapd with the sample school (controller/sample-school.ldif),
+# a directory sync, the accounts plan and the password audit. Plans are applied only with --apply.
+# Stops what it started.
 set -euo pipefail
+APPLY=""; [ "${1:-}" = "--apply" ] && APPLY=yes
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 ./scripts/install-deps.sh
@@ -13,7 +16,11 @@ done
 BIN="$(swift build --show-bin-path)"
 
 CONTROLLER_PID=""
-cleanup() { [ -n "$CONTROLLER_PID" ] && kill "$CONTROLLER_PID" 2>/dev/null && wait "$CONTROLLER_PID" 2>/dev/null || true; }
+cleanup() {
+    [ -n "$CONTROLLER_PID" ] && kill "$CONTROLLER_PID" 2>/dev/null && wait "$CONTROLLER_PID" 2>/dev/null
+    [ -f "$WORK/slapd/slapd.pid" ] && kill "$(cat "$WORK/slapd/slapd.pid")" 2>/dev/null
+    true
+}
 trap cleanup EXIT
 
 # Controller: the sample config with a fresh store in the demo directory and a free port.
@@ -40,3 +47,42 @@ REPORT="$PWD/rollcall-report.html"
 curl -sS --fail "$URL/report?format=csv" > "$WORK/report.csv"
 echo
 echo "== The compliance report is in $REPORT (CSV copy from $URL/report?format=csv in $WORK/report.csv)"
+
+echo
+echo "== The directory: a throwaway slapd on loopback with the sample school (Oakfield Academy)"
+LDAP_PORT=""
+for _ in $(seq 1 50); do
+    candidate=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then LDAP_PORT=$candidate; break; fi
+done
+[ -n "$LDAP_PORT" ] || { echo "No free loopback port for slapd" >&2; exit 1; }
+./scripts/slapd-school.sh --dir "$WORK/slapd" --suffix dc=oakfield,dc=test --data controller/sample-school.ldif --start "$LDAP_PORT"
+sed -e "s#^url = \"ldap://.*#url = \"ldap://127.0.0.1:$LDAP_PORT\"#" \
+    -e "s#^password_file = .*#password_file = \"$WORK/slapd/admin.secret\"#" \
+    -e "s#^leavers_file = .*#leavers_file = \"$PWD/controller/sample-leavers.txt\"#" \
+    "$WORK/controller.toml" > "$WORK/controller-directory.toml"
+RC=("$BIN/rollcall")
+CONFIG=(--config "$WORK/controller-directory.toml")
+echo "   slapd on ldap://127.0.0.1:$LDAP_PORT (ppolicy: 180 days, 6 characters; last-bind tracking on)"
+echo
+echo "== rollcall directory sync"
+"${RC[@]}" directory sync "${CONFIG[@]}" 2>>"$WORK/controller.log"
+echo
+echo "== rollcall accounts plan (leavers from controller/sample-leavers.txt, stale after 120 days)"
+"${RC[@]}" accounts plan "${CONFIG[@]}"
+echo
+echo "== rollcall passwords audit"
+"${RC[@]}" passwords audit "${CONFIG[@]}"
+if [ -n "$APPLY" ]; then
+    echo
+    echo "== rollcall plan apply 1 --accept-mass-change (asked for with --apply)"
+    "${RC[@]}" plan apply 1 --accept-mass-change "${CONFIG[@]}"
+    echo
+    echo "== A disabled leaver tries to log on"
+    ldapwhoami -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "uid=aokafor,ou=leavers,dc=oakfield,dc=test" -w Staff-Pass-4 -e ppolicy 2>&1 || true
+fi
+echo
+echo "== rollcall audit verify"
+"${RC[@]}" audit verify "${CONFIG[@]}"
+echo
+echo "Nothing in the directory has changed unless you ran with --apply: plans wait for \`rollcall plan apply ID\`."

@@ -361,11 +361,13 @@ TABLE="| tool | wall median (ms) | wall min–max (ms) | peak RSS (MB) | softwar
 | \`dpkg-query -W\` (floor) | $T_DPKG | $(time_spread 3) | $M_DPKG | $N_DPKG ($N_DPKG_INSTALLED installed) | $TR_DPKG× | $MR_DPKG× |"
 
 DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
-cat >"$RESULTS" <<EOF
-# Inventory benchmark: rollcall-agent vs fusioninventory vs ocsinventory
+# shellcheck source=bench/results-section.sh
+source "$ROOT/bench/results-section.sh"
+cat >"$OUT/RESULTS-inventory.md" <<EOF
+## Inventory benchmark: rollcall-agent vs fusioninventory vs ocsinventory
 
 Reproduce (as root, on an otherwise idle machine; installs the peers, hyperfine, time and jq if missing, builds the
-agent into \`.build-release\`, writes raw data to \`bench/out/\` and rewrites this file):
+agent into \`.build-release\`, writes raw data to \`bench/out/\` and rewrites this section):
 
 \`\`\`sh
 bench/inventory.sh
@@ -439,6 +441,7 @@ over ${IDLE_SECONDS} s.
   (\`rollcall.json\`, \`fusioninventory.xml\`, \`ocsinventory.ocs\`, \`dpkg-query.txt\`) with their stderr,
   \`agent-run.log\`, \`build.log\`.
 EOF
+replace_section inventory "$OUT/RESULTS-inventory.md" "$RESULTS"
 
 say "Results"
 cat >&2 <<EOF

@@ -56,7 +56,7 @@ for _ in $(seq 1 50); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then LDAP_PORT=$candidate; break; fi
 done
 [ -n "$LDAP_PORT" ] || { echo "No free loopback port for slapd" >&2; exit 1; }
-./scripts/slapd-school.sh --dir "$WORK/slapd" --suffix dc=oakfield,dc=test --data controller/sample-school.ldif --start "$LDAP_PORT"
+./scripts/slapd-school.sh --dir "$WORK/slapd" --suffix dc=oakfield,dc=test --data controller/sample-school.ldif --syncprov --start "$LDAP_PORT"
 sed -e "s#^url = \"ldap://.*#url = \"ldap://127.0.0.1:$LDAP_PORT\"#" \
     -e "s#^password_file = .*#password_file = \"$WORK/slapd/admin.secret\"#" \
     -e "s#^leavers_file = .*#leavers_file = \"$PWD/controller/sample-leavers.txt\"#" \

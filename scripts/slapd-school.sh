@@ -4,14 +4,14 @@
 # LDIF loaded. Optionally starts slapd in the background on loopback.
 #
 #   scripts/slapd-school.sh --dir DIR [--suffix dc=school,dc=test] [--data FILE]... [--prtotal N|unlimited]
-#                           [--lastbind core|overlay|off] [--tls CERT KEY] [--start PORT]
+#                           [--lastbind core|overlay|off] [--syncprov] [--tls CERT KEY] [--start PORT]
 #
 # Data files may use @SUFFIX@ and @DAYS_AGO_N@ (an LDAP GeneralizedTime N days before now), so ages in the sample
 # school stay the same whenever it is loaded. With --start, slapd runs in the background until `kill $(cat DIR/slapd.pid)`;
 # the admin is cn=admin,SUFFIX with the password in DIR/admin.secret.
 set -euo pipefail
 
-dir="" suffix="dc=school,dc=test" prtotal="unlimited" lastbind="core" start="" tls_cert="" tls_key=""
+dir="" suffix="dc=school,dc=test" prtotal="unlimited" lastbind="core" start="" tls_cert="" tls_key="" syncprov=""
 data=()
 while (($#)); do
     case "$1" in
@@ -21,6 +21,7 @@ while (($#)); do
         --prtotal) prtotal="$2"; shift 2 ;;
         --lastbind) lastbind="$2"; shift 2 ;;
         --tls) tls_cert="$2"; tls_key="$3"; shift 3 ;;
+        --syncprov) syncprov=yes; shift ;;
         --start) start="$2"; shift 2 ;;
         *) echo "slapd-school.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -38,6 +39,8 @@ modules="olcModuleLoad: back_mdb
 olcModuleLoad: ppolicy"
 [ "$lastbind" = overlay ] && modules="$modules
 olcModuleLoad: lastbind"
+[ -n "$syncprov" ] && modules="$modules
+olcModuleLoad: syncprov"
 core_lastbind=""; [ "$lastbind" = core ] && core_lastbind="olcLastBind: TRUE"
 tls=""
 if [ -n "$tls_cert" ]; then
@@ -111,6 +114,17 @@ objectClass: olcLastBindConfig
 olcOverlay: {1}lastbind
 olcLastBindPrecision: 0
 OVERLAY
+fi
+
+if [ -n "$syncprov" ]; then
+    # syncprov keeps the suffix's contextCSN, which moves on every write: Rollcall's sync skips an unchanged directory.
+    cat >> "$dir/config.ldif" <<SYNCPROV
+
+dn: olcOverlay={2}syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: {2}syncprov
+SYNCPROV
 fi
 
 # The suffix and the school's password policy (six months, at least 6 characters, checked, change after reset).

@@ -57,14 +57,21 @@ struct Directory: AsyncParsableCommand {
         @Option(help: "Output format: table or json.")
         var format: ListFormat = .table
 
+        @Flag(help: "Read everything even when the directory says nothing changed since the last sync.")
+        var full = false
+
         func run() async throws {
             let configuration = try options.load()
             let directory = try options.directory(configuration)
             let summary = try await options.withStore(configuration) { store in
-                try await DirectorySync(configuration: directory, logger: makeLogger("rollcall")).run(into: store)
+                try await DirectorySync(configuration: directory, logger: makeLogger("rollcall")).run(into: store, full: full)
             }
             if format == .json {
                 print(String(decoding: try RollcallJSON.encoder(pretty: true).encode(summary), as: UTF8.self))
+                return
+            }
+            if summary.skippedUnchanged {
+                print("The directory at \(summary.url) has not changed since the last sync (contextCSN); \(summary.accountsRead) account(s) as before. --full reads it anyway.")
                 return
             }
             print("Synced \(summary.accountsRead) account(s) from \(summary.url) in \(String(format: "%.2f", summary.seconds)) s: "

@@ -299,3 +299,28 @@ struct DirectoryTests {
         }
     }
 }
+
+@Suite("Incremental directory sync", .serialized)
+struct IncrementalSyncTests {
+    @Test("with syncprov's contextCSN an unchanged directory is not read again; a log-on moves it and the next sync sees the new last bind")
+    func contextCSN() async throws {
+        var options = SlapdServer.Options()
+        options.syncProvider = true
+        try await withSchool(options: options) { school in
+            let first = try await school.sync()
+            #expect(first.contextCSN != nil && !first.skippedUnchanged && first.accountsRead == 37)
+            let second = try await school.sync()
+            #expect(second.skippedUnchanged && second.unchanged == 37)
+
+            let user = try LDAPConnection(url: school.server.url)
+            try await user.simpleBind(dn: "uid=ckhan,ou=staff,\(SchoolFixture.suffix)", password: "Staff-Pass-6")
+            let third = try await school.sync()
+            #expect(!third.skippedUnchanged && third.changed == 1)
+            let ckhan = try #require(try await school.store.directoryAccounts().first { $0.uid == "ckhan" })
+            #expect(Date().timeIntervalSince(try #require(ckhan.lastBindAt)) < 120)
+
+            let full = try await DirectorySync(configuration: school.ldap, logger: Logger(label: "test")).run(into: school.store, full: true)
+            #expect(!full.skippedUnchanged && full.unchanged == 37)
+        }
+    }
+}

@@ -14,6 +14,8 @@ public final class SlapdServer: @unchecked Sendable {
         public var pagedTotalLimit = "unlimited"
         /// `core` (olcLastBind, writes pwdLastSuccess), `overlay` (contrib lastbind, writes authTimestamp) or `off`.
         public var lastBind = "core"
+        /// Load the syncprov overlay, which keeps the suffix's contextCSN.
+        public var syncProvider = false
         /// PEM certificate and key for StartTLS and ldaps.
         public var tls: (certificate: String, key: String)?
         public init() {}
@@ -46,6 +48,7 @@ public final class SlapdServer: @unchecked Sendable {
         var arguments = [Repository.path("scripts/slapd-school.sh"), "--dir", directory.path, "--suffix", suffix,
                          "--data", data.path, "--prtotal", options.pagedTotalLimit, "--lastbind", options.lastBind]
         if let tls = options.tls { arguments += ["--tls", tls.certificate, tls.key] }
+        if options.syncProvider { arguments.append("--syncprov") }
         let setup = try runProgram("/bin/bash", arguments)
         guard setup.status == 0 else {
             try? fm.removeItem(at: directory)

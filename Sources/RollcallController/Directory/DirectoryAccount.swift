@@ -42,6 +42,12 @@ public struct DirectorySyncSummary: Sendable, Equatable, Codable {
     /// check would flag everyone, so it is skipped.
     public var lastBindTracked = false
     public var seconds = 0.0
+    /// The naming contexts' `contextCSN` when the sync started (OpenLDAP with syncprov keeps it; it moves on every
+    /// write, last-bind updates included), and what was synced, so an unchanged directory need not be read again.
+    public var contextCSN: String?
+    public var scope: String?
+    /// True when the directory's contextCSN showed nothing had changed since the last sync, so nothing was read.
+    public var skippedUnchanged = false
 
     public init(url: String) {
         self.url = url

@@ -9,8 +9,9 @@ import SQLKit
 /// Entries stream page by page straight into one store transaction, so memory stays flat in the size of the directory
 /// and a failure half-way (a dropped connection, a size limit) leaves the previous sync's data as it was. Each
 /// account's policy-relevant state is digested; only new and changed rows are written, and accounts no longer in the
-/// directory are removed. The whole directory is read every time: OpenLDAP records a bind in `pwdLastSuccess`
-/// without moving `modifyTimestamp`, so a "changed since" filter would miss exactly the log-ons the stale check needs.
+/// directory are removed. Where the server keeps a `contextCSN` (OpenLDAP with the syncprov overlay) and it has not
+/// moved since the last sync of the same scope, nothing has changed, last binds included, and nothing is read.
+/// Otherwise the whole directory is read: a "modified since" filter cannot see deletions.
 public struct DirectorySync: Sendable {
     public let configuration: DirectoryConfiguration
     let logger: Logger
@@ -26,10 +27,44 @@ public struct DirectorySync: Sendable {
          "pwdAccountLockedTime", "pwdLastSuccess", "authTimestamp", "shadowExpire", "memberOf"]
     }
 
-    public func run(into store: ControllerStore, now: Date = Date()) async throws -> DirectorySyncSummary {
+    /// What is synced: a different URL, base, filter or key means the last sync's contextCSN says nothing.
+    var scope: String {
+        ([configuration.url, configuration.userFilter, configuration.joinKey] + configuration.staffBaseDNs + ["|"]
+            + configuration.pupilBaseDNs + ["|"] + configuration.groupBaseDNs).joined(separator: "\n")
+    }
+
+    /// The `contextCSN` values of the naming contexts holding the configured bases, or nil when the server keeps none.
+    static func contextCSN(_ directory: LDAPConnection, bases: [String]) async throws -> String? {
+        guard let root = try await directory.entry(dn: "", attributes: ["namingContexts"]) else { return nil }
+        let lowered = bases.map { ProtectedAccounts.normalise($0) }
+        var values: [String] = []
+        for context in root.strings("namingContexts") {
+            let suffix = ProtectedAccounts.normalise(context)
+            guard lowered.contains(where: { $0 == suffix || $0.hasSuffix("," + suffix) }) else { continue }
+            guard let csn = try await directory.entry(dn: context, attributes: ["contextCSN"])?.strings("contextCSN"), !csn.isEmpty else { return nil }
+            values += csn.map { "\(context)=\($0)" }
+        }
+        return values.isEmpty ? nil : values.sorted().joined(separator: " ")
+    }
+
+    /// - Parameter full: read everything even when the directory's contextCSN says nothing changed.
+    public func run(into store: ControllerStore, now: Date = Date(), full: Bool = false) async throws -> DirectorySyncSummary {
         let started = Date()
         let directory = try await DirectoryConnector(configuration: configuration).connect()
         var summary = DirectorySyncSummary(url: configuration.url)
+        summary.scope = scope
+        summary.contextCSN = try await Self.contextCSN(directory, bases: configuration.staffBaseDNs + configuration.pupilBaseDNs + configuration.groupBaseDNs)
+        if !full, let csn = summary.contextCSN, let last = try await store.lastDirectorySync(), last.contextCSN == csn, last.scope == scope {
+            var unchanged = last
+            unchanged.skippedUnchanged = true
+            unchanged.added = 0
+            unchanged.changed = 0
+            unchanged.removed = 0
+            unchanged.unchanged = last.accountsRead
+            unchanged.seconds = Date().timeIntervalSince(started)
+            logger.info("directory unchanged since the last sync (contextCSN); nothing read", metadata: ["url": "\(configuration.url)"])
+            return unchanged
+        }
         let bases = configuration.staffBaseDNs.map { ($0, AccountKind.staff) } + configuration.pupilBaseDNs.map { ($0, AccountKind.pupils) }
         let attributes = accountAttributes
         let joinKey = configuration.joinKey

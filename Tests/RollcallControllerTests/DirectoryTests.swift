@@ -165,7 +165,7 @@ struct DirectoryTests {
         }
     }
 
-    @Test("a plan over the mass-change threshold is refused and changes nothing; a protection added after planning is honoured")
+    @Test("a plan over the mass-change threshold is refused and changes nothing; a group protection added after planning is honoured")
     func safetyNets() async throws {
         try await withSchool { school in
             _ = try await school.sync()
@@ -177,7 +177,8 @@ struct DirectoryTests {
             #expect(try await admin.entry(dn: "uid=aokafor,ou=staff,\(SchoolFixture.suffix)", attributes: ["pwdAccountLockedTime"])?.string("pwdAccountLockedTime") == nil)
             #expect(try await school.store.auditEntries().last?.action == "plan.apply.refused")
 
-            school.configuration.accounts.protectedUIDs.append("ckhan")
+            // Protection by a groupOfNames membership (no memberOf on this server), added after planning.
+            school.configuration.accounts.protectedGroups.append("cn=teachers,ou=groups,\(SchoolFixture.suffix)")
             let outcome = try await school.apply(plan)
             #expect(outcome.skipped == 1 && outcome.done == 5)
             #expect(try await admin.entry(dn: "uid=ckhan,ou=staff,\(SchoolFixture.suffix)", attributes: ["pwdAccountLockedTime"])?.string("pwdAccountLockedTime") == nil)

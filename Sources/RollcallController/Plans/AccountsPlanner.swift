@@ -91,10 +91,9 @@ public struct AccountsPlanner: Sendable {
         return (items, notes)
     }
 
+    /// `2026-08-31`, in UTC.
     static func day(_ date: Date) -> String {
-        String(GeneralizedTime.format(date).prefix(8)).enumerated().map { index, character in
-            index == 4 || index == 6 ? "-\(character)" : "\(character)"
-        }.joined()
+        String(date.formatted(Date.ISO8601FormatStyle()).prefix(10))
     }
 
     static func days(from start: Date, to end: Date) -> Int {

@@ -51,7 +51,8 @@ public struct KeyListFile: Sendable, Equatable {
             seen[key] = number
             var date: Date?
             if fields.count == 2 {
-                let dateColumn = column + (line.distance(from: line.startIndex, to: line.firstIndex(of: ",")!) - column + 2)
+                let comma = line.distance(from: line.startIndex, to: line.firstIndex(of: ",") ?? line.startIndex)
+                let dateColumn = comma + 2 + (line[line.index(line.startIndex, offsetBy: comma + 1)...].prefix { $0.isWhitespace }.count)
                 guard let parsed = Self.date(fields[1]) else {
                     throw KeyListError(path: path, line: number, column: dateColumn,
                                        message: "'\(fields[1])' is not a date (use YYYY-MM-DD or DD/MM/YYYY)")
@@ -63,7 +64,7 @@ public struct KeyListFile: Sendable, Equatable {
         return KeyListFile(path: path, entries: entries)
     }
 
-    /// `2026-08-31` or the UK `31/08/2026`, as the end of that day in UTC... midnight is enough for a leaving date.
+    /// `2026-08-31` or the UK `31/08/2026`, as midnight UTC at the start of that day.
     static func date(_ text: String) -> Date? {
         let iso = text.split(separator: "-")
         let uk = text.split(separator: "/")

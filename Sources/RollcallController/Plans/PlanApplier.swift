@@ -37,6 +37,9 @@ public struct PlanApplier: Sendable {
         }
         let connection = try await DirectoryConnector(configuration: directory).connect()
         let protection = ProtectedAccounts(policy)
+        // Group memberships as last synced (groupOfNames, posixGroup); memberOf, where the server has it, is read live.
+        var syncedGroups: [String: [String]] = [:]
+        for account in try await store.directoryAccounts() { syncedGroups[ProtectedAccounts.normalise(account.dn)] = account.groups }
         try await store.setPlanStatus(plan.id, .applying, audit: ("plan.apply.start",
             "\(plan.items.filter { $0.status != .done }.count) of \(plan.items.count) item(s) to do" + (plan.exceedsThreshold ? "; mass change accepted" : "")))
         var outcome = Outcome()
@@ -47,7 +50,8 @@ public struct PlanApplier: Sendable {
                 continue
             }
             do {
-                let result = try await apply(&item, connection: connection, protection: protection)
+                let result = try await apply(&item, connection: connection, protection: protection,
+                                             syncedGroups: syncedGroups[ProtectedAccounts.normalise(item.dn)] ?? [])
                 item.appliedAt = now
                 switch result {
                 case .skipped(let why):
@@ -96,7 +100,7 @@ public struct PlanApplier: Sendable {
     private static let stateAttributes = ["uid", "objectClass", "pwdAccountLockedTime", "pwdReset", "shadowExpire", "memberOf"]
 
     /// Reads the entry as it is now and writes only what is missing.
-    private func apply(_ item: inout PlanItem, connection: LDAPConnection, protection: ProtectedAccounts) async throws -> StepResult {
+    private func apply(_ item: inout PlanItem, connection: LDAPConnection, protection: ProtectedAccounts, syncedGroups: [String]) async throws -> StepResult {
         let rdn = String(item.dn.prefix { $0 != "," })
         let movedDN = policy.leaversOU.map { "\(rdn),\($0)" }
         var candidates = [item.currentDN, item.dn, movedDN].compactMap { $0 }
@@ -113,7 +117,7 @@ public struct PlanApplier: Sendable {
         }
         item.currentDN = entry.dn
         let account = DirectoryAccount(dn: item.dn, uid: entry.string("uid") ?? item.uid, joinKey: item.joinKey, kind: item.kind,
-                                       passwordReset: false, groups: entry.strings("memberOf"))
+                                       passwordReset: false, groups: syncedGroups + entry.strings("memberOf"))
         if let rule = protection.rule(protecting: account) {
             return .skipped("protected now (\(rule)); the configuration changed since the plan was made")
         }

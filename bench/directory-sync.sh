@@ -137,7 +137,7 @@ cat > "$OUT/RESULTS-directory.md" <<EOF
 
 Reproduce: \`bench/directory-sync.sh\` (builds \`rollcall\` release into \`.build-release\`, raw data in \`bench/out/directory/\`).
 
-- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); Rollcall at \`$(git -C "$ROOT" describe --always --dirty)\`; $(nproc) CPUs; slapd $(slapd -VV 2>&1 | sed -n 's/.*slapd \([0-9.]*\).*/\1/p' | head -n1), $(ldapsearch -VV 2>&1 | head -n1 | sed 's/^.*ldapsearch //').
+- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); Rollcall at \`$(git -C "$ROOT" describe --always --dirty)\`; $(nproc) CPUs; slapd and ldap-utils $(dpkg-query -W -f='${Version}' slapd).
 - Directory: $BIG accounts ($((BIG / 12)) staff, $((BIG - BIG / 12)) pupils) + 7 year-group posixGroups listing every pupil; $ENTRIES entries read per pass; generated and loaded with \`slapadd -q\` in ${LOAD_SECONDS%.*} s.
 - Same work: both read the staff, pupil and group bases with paged results of 1,000 and the same attributes; rollcall also writes every account, its digest and every membership to its SQLite store in one transaction.
 

@@ -47,7 +47,8 @@ public struct LDAPConnectionOptions: Sendable, Equatable {
 /// A connection to an LDAP directory (OpenLDAP or Active Directory) through Debian's libldap.
 ///
 /// Calls block the actor's current thread for at most the configured timeout; a directory sync is a sequence of
-/// dependent calls, so there is nothing to interleave. For example:
+/// dependent calls, so there is nothing to interleave. The one overlap is a paged search's: the next page is requested
+/// as soon as the current one arrives, so the server prepares it while the caller works. For example:
 /// ```swift
 /// let directory = try LDAPConnection(url: "ldap://127.0.0.1:3890", options: .init(security: .startTLS))
 /// try await directory.simpleBind(dn: "cn=admin,dc=school,dc=test", password: password)
@@ -226,7 +227,14 @@ public actor LDAPConnection {
         return entries
     }
 
-    func page(_ request: LDAPSearch.Request, cookie: [UInt8]?) throws(LDAPError) -> (entries: [LDAPEntry], cookie: [UInt8]?) {
+    /// Message ids of page requests sent and not yet received. A caller that stops iterating leaves its prefetched
+    /// page here; it is abandoned when the next search starts, so the server stops working on it and libldap does not
+    /// hold its answer until the connection closes.
+    private var pagesInFlight: Set<Int32> = []
+
+    /// Sends one page request (RFC 2696) without waiting for the answer; returns its message id.
+    func sendPage(_ request: LDAPSearch.Request, cookie: [UInt8]?) throws(LDAPError) -> Int32 {
+        if cookie == nil { abandonPagesInFlight() }
         // C-owned scratch memory for the call, freed on every path (no Swift closures capture the out-parameters).
         let cookieBytes = cookie ?? []
         let cookieBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(cookieBytes.count, 1))
@@ -259,16 +267,48 @@ public actor LDAPConnection {
         case .subtree: LDAP_SCOPE_SUBTREE
         }
         var timeout = operationTimeout
-        var result: OpaquePointer?
-        let code = ldap_search_ext_s(handle.raw, request.base, scope, request.filter, request.attributes.isEmpty ? nil : attributeNames,
-                                     0, serverControls, nil, &timeout, LDAP_NO_LIMIT, &result)
-        defer { if let result { ldap_msgfree(result) } }
-        let target = "\(request.base) with filter \(request.filter)"
-        if code == LDAP_REFERRAL, let result {
-            throw LDAPError(code: code, operation: .search, target: target, diagnostic: Self.referralText(Self.resultReferrals(handle, result)))
+        var messageID: Int32 = 0
+        let code = ldap_search_ext(handle.raw, request.base, scope, request.filter, request.attributes.isEmpty ? nil : attributeNames,
+                                   0, serverControls, nil, &timeout, LDAP_NO_LIMIT, &messageID)
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .search, target: request.target, diagnostic: contactDiagnostic(code))
         }
-        guard code == LDAP_SUCCESS, let result else {
-            throw LDAPError(code: code, operation: .search, target: target, diagnostic: Self.diagnostic(handle))
+        pagesInFlight.insert(messageID)
+        return messageID
+    }
+
+    /// Waits for the page sent as `messageID`; when the server says there is more, sends the next request before
+    /// turning this page into entries, so the server prepares page n + 1 while the caller works through page n.
+    func receivePage(_ request: LDAPSearch.Request, messageID: Int32) throws(LDAPError) -> (entries: [LDAPEntry], next: Int32?) {
+        var timeout = operationTimeout
+        var result: OpaquePointer?
+        let received = ldap_result(handle.raw, messageID, LDAP_MSG_ALL, &timeout, &result)
+        defer { if let result { ldap_msgfree(result) } }
+        pagesInFlight.remove(messageID)
+        guard received > 0, let result else {
+            if received == 0 { ldap_abandon_ext(handle.raw, messageID, nil, nil) }
+            var code: Int32 = LDAP_TIMEOUT
+            if received < 0 { ldap_get_option(handle.raw, LDAP_OPT_RESULT_CODE, &code) }
+            throw LDAPError(code: code, operation: .search, target: request.target,
+                            diagnostic: received == 0 ? "no answer within \(timeoutSeconds) s" : contactDiagnostic(code))
+        }
+        var code: Int32 = LDAP_OTHER
+        var serverMessage: UnsafeMutablePointer<CChar>?
+        var referrals: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let parsed = ldap_parse_result(handle.raw, result, &code, nil, &serverMessage, &referrals, nil, 0)
+        defer {
+            if let serverMessage { ldap_memfree(serverMessage) }
+            if let referrals { ldap_memvfree(UnsafeMutablePointer(OpaquePointer(referrals))) }
+        }
+        guard parsed == LDAP_SUCCESS else {
+            throw LDAPError(code: parsed, operation: .search, target: request.target, diagnostic: "cannot parse the server's answer")
+        }
+        if code == LDAP_REFERRAL {
+            throw LDAPError(code: code, operation: .search, target: request.target, diagnostic: Self.referralText(referrals.map(Self.strings) ?? []))
+        }
+        guard code == LDAP_SUCCESS else {
+            let text = serverMessage.map { String(cString: $0) }
+            throw LDAPError(code: code, operation: .search, target: request.target, diagnostic: text?.isEmpty == false ? text : nil)
         }
         // A continuation reference means part of the subtree lives on another server; skipping it silently would make
         // a sync look complete when it is not, so it is an error naming where the rest is.
@@ -285,27 +325,26 @@ public actor LDAPConnection {
             message = ldap_next_message(handle.raw, current)
         }
         guard references.isEmpty else {
-            throw LDAPError(code: LDAP_REFERRAL, operation: .search, target: target, diagnostic: Self.referralText(references))
+            throw LDAPError(code: LDAP_REFERRAL, operation: .search, target: request.target, diagnostic: Self.referralText(references))
         }
+        let next = try Self.nextCookie(handle, result).map { cookie throws(LDAPError) in try sendPage(request, cookie: cookie) }
         var entries: [LDAPEntry] = []
+        entries.reserveCapacity(Int(ldap_count_entries(handle.raw, result)))
         var entry = ldap_first_entry(handle.raw, result)
         while let current = entry {
-            entries.append(Self.entry(handle, current))
+            entries.append(Self.entry(handle, current, requested: request.attributes))
             entry = ldap_next_entry(handle.raw, current)
         }
-        return (entries, Self.nextCookie(handle, result))
+        return (entries, next)
+    }
+
+    private func abandonPagesInFlight() {
+        for messageID in pagesInFlight { ldap_abandon_ext(handle.raw, messageID, nil, nil) }
+        pagesInFlight.removeAll()
     }
 
     private static func referralText(_ urls: [String]) -> String {
         urls.isEmpty ? "the server answered with a referral" : "the server refers this to " + urls.joined(separator: ", ")
-    }
-
-    private static func resultReferrals(_ handle: LDAPHandle, _ result: OpaquePointer) -> [String] {
-        var resultCode: Int32 = 0
-        var referrals: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        guard ldap_parse_result(handle.raw, result, &resultCode, nil, nil, &referrals, nil, 0) == LDAP_SUCCESS, let referrals else { return [] }
-        defer { ldap_memvfree(UnsafeMutablePointer(OpaquePointer(referrals))) }
-        return strings(referrals)
     }
 
     private static func strings(_ list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> [String] {
@@ -321,13 +360,15 @@ public actor LDAPConnection {
     /// One entry by DN, or nil when there is none (a base-scope search; `noSuchObject` is not an error here).
     public func entry(dn: String, attributes: [String] = []) throws(LDAPError) -> LDAPEntry? {
         do {
-            return try page(LDAPSearch.Request(base: dn, scope: .base, filter: "(objectClass=*)", attributes: attributes, pageSize: 1), cookie: nil).entries.first
+            let request = LDAPSearch.Request(base: dn, scope: .base, filter: "(objectClass=*)", attributes: attributes, pageSize: 1)
+            return try receivePage(request, messageID: sendPage(request, cookie: nil)).entries.first
         } catch where error.code == LDAP_NO_SUCH_OBJECT {
             return nil
         }
     }
 
-    private static func entry(_ handle: LDAPHandle, _ message: OpaquePointer) -> LDAPEntry {
+    /// Attribute names take the spelling the caller asked for when they match it, so its lookups hit exactly.
+    private static func entry(_ handle: LDAPHandle, _ message: OpaquePointer, requested: [String]) -> LDAPEntry {
         var dn = ""
         if let raw = ldap_get_dn(handle.raw, message) {
             dn = String(cString: raw)
@@ -337,7 +378,8 @@ public actor LDAPConnection {
         var ber: OpaquePointer?
         var name = ldap_first_attribute(handle.raw, message, &ber)
         while let current = name {
-            let attribute = String(cString: current)
+            let returned = String(cString: current)
+            let attribute = requested.contains(returned) ? returned : requested.first { LDAPEntry.sameName($0, returned) } ?? returned
             var values: [[UInt8]] = []
             if let list = ldap_get_values_len(handle.raw, message, current) {
                 var index = 0
@@ -464,26 +506,39 @@ public struct LDAPSearch: AsyncSequence, Sendable {
         let filter: String
         let attributes: [String]
         let pageSize: Int
+
+        var target: String { "\(base) with filter \(filter)" }
     }
 
     let connection: LDAPConnection
     let request: Request
 
-    public struct AsyncIterator: AsyncIteratorProtocol {
+    public struct AsyncIterator: AsyncIteratorProtocol, Sendable {
+        enum State: Sendable {
+            case notStarted
+            /// A page request is with the server.
+            case waiting(Int32)
+            case finished
+        }
+
         let connection: LDAPConnection
         let request: Request
         var buffer: [LDAPEntry] = []
-        var cookie: [UInt8]?
-        var started = false
+        var state = State.notStarted
 
         public mutating func next() async throws -> LDAPEntry? {
             while buffer.isEmpty {
-                if started && cookie == nil { return nil }
-                let page = try await connection.page(request, cookie: cookie)
-                started = true
-                cookie = page.cookie
-                buffer = page.entries.reversed()
-                if buffer.isEmpty && cookie == nil { return nil }
+                switch state {
+                case .finished:
+                    return nil
+                case .notStarted:
+                    state = .waiting(try await connection.sendPage(request, cookie: nil))
+                case .waiting(let messageID):
+                    state = .finished
+                    let page = try await connection.receivePage(request, messageID: messageID)
+                    state = page.next.map(State.waiting) ?? .finished
+                    buffer = page.entries.reversed()
+                }
             }
             return buffer.popLast()
         }

@@ -13,8 +13,20 @@ public struct LDAPEntry: Sendable, Equatable {
     /// Every value of an attribute as raw bytes (for binary attributes such as `objectGUID`).
     public func values(_ name: String) -> [[UInt8]] {
         if let exact = attributes[name] { return exact }
-        let lowered = name.lowercased()
-        return attributes.first { $0.key.lowercased() == lowered }?.value ?? []
+        return attributes.first { Self.sameName($0.key, name) }?.value ?? []
+    }
+
+    /// Attribute descriptions are ASCII (RFC 4512 1.4), so a byte-wise case fold is exact and allocates nothing:
+    /// a sync asks for absent attributes tens of thousands of times.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        var left = a.utf8.makeIterator(), right = b.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case let (x?, y?) where x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7a): continue
+            default: return false
+            }
+        }
     }
 
     /// Every value as UTF-8 text (LDAP strings are UTF-8).
@@ -24,7 +36,7 @@ public struct LDAPEntry: Sendable, Equatable {
 
     /// The first value as text, or nil when the attribute is absent.
     public func string(_ name: String) -> String? {
-        strings(name).first
+        values(name).first.map { String(decoding: $0, as: UTF8.self) }
     }
 }
 

@@ -91,6 +91,25 @@ struct LDAPConnectionTests {
         #expect(uids.count == 730)
     }
 
+    @Test("a search left half-way (its next page already requested) does not disturb the next search on the connection")
+    func abandonedPagedSearch() async throws {
+        let server = try SlapdServer(ldif: schoolLDIF(pupils: 120))
+        defer { server.stop() }
+        let connection = try LDAPConnection(url: server.url)
+        try await connection.simpleBind(dn: server.adminDN, password: SlapdServer.adminPassword)
+        var seen = 0
+        for try await _ in connection.search(base: "ou=pupils,dc=school,dc=test", filter: "(objectClass=inetOrgPerson)", attributes: ["uid"], pageSize: 10) {
+            seen += 1
+            if seen == 15 { break }  // page 2 is being read, page 3 is with the server
+        }
+        var uids = Set<String>()
+        for try await entry in connection.search(base: "ou=pupils,dc=school,dc=test", filter: "(objectClass=inetOrgPerson)", attributes: ["uid"], pageSize: 10) {
+            uids.insert(try #require(entry.string("uid")))
+        }
+        #expect(uids.count == 120)
+        #expect(try await connection.entry(dn: "ou=pupils,dc=school,dc=test", attributes: ["ou"])?.string("ou") == "pupils")
+    }
+
     @Test("operational attributes come back when asked for by name")
     func operationalAttributes() async throws {
         let server = try SlapdServer(ldif: schoolLDIF(pupils: 0))

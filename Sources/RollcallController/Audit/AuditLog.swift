@@ -42,7 +42,7 @@ enum AuditLog {
         for field in [String(seq), String(at), actor, action, target, detail] {
             text += "\n\(field.utf8.count):\(field)"
         }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hexDigest(of: text)
     }
 
     /// The person running this command, for the audit log.

@@ -66,46 +66,46 @@ public struct DirectorySync: Sendable {
             return unchanged
         }
         let bases = configuration.staffBaseDNs.map { ($0, AccountKind.staff) } + configuration.pupilBaseDNs.map { ($0, AccountKind.pupils) }
-        let attributes = accountAttributes
-        let joinKey = configuration.joinKey
-        let pageSize = configuration.pageSize
-        let filter = configuration.userFilter
-        let groupBases = configuration.groupBaseDNs
         let syncedAt = now.millisecondsSince1970
+        let accounts = AccountBatches(
+            directory: directory, bases: bases, filter: configuration.userFilter, attributes: accountAttributes,
+            pageSize: configuration.pageSize, joinKey: configuration.joinKey, syncedAt: syncedAt)
+        let groupBases = configuration.groupBaseDNs
+        let pageSize = configuration.pageSize
         summary = try await store.transaction { [summary] db in
             var summary = summary
-            try await db.raw("CREATE TEMP TABLE IF NOT EXISTS sync_seen (dn TEXT PRIMARY KEY)").run()
+            try await db.raw("CREATE TEMP TABLE IF NOT EXISTS sync_seen (dn TEXT PRIMARY KEY) WITHOUT ROWID").run()
             try await db.raw("DELETE FROM sync_seen").run()
             try await db.delete(from: "directory_memberships").run()
-            var batch: [DirectoryAccount] = []
-            for (base, kind) in bases {
-                for try await entry in directory.search(base: base, filter: filter, attributes: attributes, pageSize: pageSize) {
-                    batch.append(Self.account(from: entry, kind: kind, joinKey: joinKey))
-                    if batch.count == 500 {
-                        try await Self.write(batch, to: db, syncedAt: syncedAt, summary: &summary)
-                        batch.removeAll(keepingCapacity: true)
-                    }
-                }
+            let storedBefore = try await Self.accountCount(db)
+            var written = 0
+            // The next batch is read from the directory (and made ready for the store) while this one is written.
+            var batches = ReadAhead(accounts)
+            defer { batches.cancel() }
+            while let batch = try await batches.next() {
+                summary.accountsRead += batch.accounts.count
+                written += try await Self.write(batch, to: db)
             }
-            try await Self.write(batch, to: db, syncedAt: syncedAt, summary: &summary)
             let removed = try await db.raw("SELECT count(*) AS n FROM directory_accounts WHERE dn NOT IN (SELECT dn FROM sync_seen)")
                 .first(decodingColumn: "n", as: Int.self) ?? 0
             try await db.raw("DELETE FROM directory_accounts WHERE dn NOT IN (SELECT dn FROM sync_seen)").run()
             summary.removed = removed
+            // Stored now = stored before − removed + added; every other written row was a change.
+            summary.added = try await Self.accountCount(db) - storedBefore + removed
+            summary.changed = written - summary.added
+            summary.unchanged = summary.accountsRead - written
             for base in groupBases {
                 for try await group in directory.search(
                     base: base, filter: "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))",
                     attributes: ["cn", "member", "uniqueMember", "memberUid"], pageSize: pageSize) {
                     summary.groups += 1
                     let cn = group.string("cn")
-                    var rows: [(String?, String?)] = (group.strings("member") + group.strings("uniqueMember")).map { ($0, nil) }
-                    rows += group.strings("memberUid").map { (nil, $0) }
+                    var rows = JSONRows(columns: Self.membershipColumns)
+                    let name: JSONRows.Value = cn.map { .text($0) } ?? .null
+                    for member in group.strings("member") + group.strings("uniqueMember") { rows.append([.text(group.dn), name, .text(member), .null]) }
+                    for uid in group.strings("memberUid") { rows.append([.text(group.dn), name, .null, .text(uid)]) }
                     summary.memberships += rows.count
-                    for chunk in rows.chunked(into: 500) {
-                        var insert = db.insert(into: "directory_memberships").columns("group_dn", "group_cn", "member_dn", "member_uid")
-                        for (dn, uid) in chunk { insert = insert.values(SQLBind(group.dn), SQLBind(cn), SQLBind(dn), SQLBind(uid)) }
-                        try await insert.run()
-                    }
+                    try await db.insert(into: "directory_memberships", rows: rows)
                 }
             }
             try await db.raw("DROP TABLE sync_seen").run()
@@ -124,12 +124,18 @@ public struct DirectorySync: Sendable {
         return summary
     }
 
+    /// HR systems pad keys; LDAP values rarely are, so the common case returns the value as it is.
+    static func trimmingSpaces(_ text: String) -> String {
+        guard text.first?.isWhitespace == true || text.last?.isWhitespace == true else { return text }
+        return text.trimmingCharacters(in: .whitespaces)
+    }
+
     static func account(from entry: LDAPEntry, kind: AccountKind, joinKey: String) -> DirectoryAccount {
         let lastBind = [entry.string("pwdLastSuccess"), entry.string("authTimestamp")].compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
         var groups = entry.strings("memberOf")
         groups.sort()
         return DirectoryAccount(
-            dn: entry.dn, uid: entry.string("uid"), joinKey: entry.string(joinKey)?.trimmingCharacters(in: .whitespaces),
+            dn: entry.dn, uid: entry.string("uid"), joinKey: entry.string(joinKey).map(Self.trimmingSpaces),
             kind: kind, displayName: entry.string("displayName") ?? entry.string("cn"), mail: entry.string("mail"),
             createdAt: entry.string("createTimestamp").flatMap(GeneralizedTime.parse),
             passwordChangedAt: entry.string("pwdChangedTime").flatMap(GeneralizedTime.parse),
@@ -138,38 +144,99 @@ public struct DirectorySync: Sendable {
             shadowExpire: entry.string("shadowExpire").flatMap { Int($0) }, groups: groups)
     }
 
-    /// Upserts the new and changed accounts of one batch; unchanged rows are not rewritten.
-    static func write(_ batch: [DirectoryAccount], to db: any SQLDatabase, syncedAt: Int64, summary: inout DirectorySyncSummary) async throws {
-        guard !batch.isEmpty else { return }
-        summary.accountsRead += batch.count
-        var seen = db.insert(into: "sync_seen").columns("dn").ignoringConflicts()
-        for account in batch { seen = seen.values(SQLBind(account.dn)) }
-        try await seen.run()
-        let stored = try await db.select().column("dn").column("digest").from("directory_accounts")
-            .where("dn", .in, batch.map(\.dn)).all()
-        var digests: [String: String] = [:]
-        for row in stored { digests[try row.decode(column: "dn", as: String.self)] = try row.decode(column: "digest", as: String.self) }
-        var rows: [DirectoryAccountRow] = []
-        for account in batch {
-            let row = DirectoryAccountRow(account, syncedAt: syncedAt)
-            switch digests[account.dn] {
-            case nil: summary.added += 1; rows.append(row)
-            case row.digest: summary.unchanged += 1
-            default: summary.changed += 1; rows.append(row)
+    static let membershipColumns = ["group_dn", "group_cn", "member_dn", "member_uid"]
+
+    static func accountCount(_ db: any SQLDatabase) async throws -> Int {
+        try await db.raw("SELECT count(*) AS n FROM directory_accounts").first(decodingColumn: "n", as: Int.self) ?? 0
+    }
+
+    /// Writes one batch: marks its accounts seen, upserts the new and changed ones (unchanged rows, by digest, are not
+    /// rewritten) and adds its `memberOf` memberships (Active Directory, or OpenLDAP's memberof overlay).
+    /// - Returns: how many accounts were inserted or changed.
+    static func write(_ batch: AccountBatches.Batch, to db: any SQLDatabase) async throws -> Int {
+        try await db.insert(into: "sync_seen", rows: batch.accounts, only: ["dn"], ignoringConflicts: true)
+        let written = try await db.insert(into: "directory_accounts", rows: batch.accounts, updatingOnConflictWith: ["dn"],
+                                          changedWhen: "directory_accounts.digest IS NOT excluded.digest")
+        try await db.insert(into: "directory_memberships", rows: batch.memberships)
+        return written
+    }
+}
+
+/// The accounts under the configured bases, 500 at a time, each already digested and laid out for the store.
+struct AccountBatches: AsyncIteratorProtocol, Sendable {
+    struct Batch: Sendable {
+        var accounts = JSONRows(columns: DirectoryAccountRow.columns, capacity: 500)
+        var memberships = JSONRows(columns: ["group_dn", "member_dn"])
+    }
+
+    let directory: LDAPConnection
+    var bases: [(String, AccountKind)]
+    let filter: String
+    let attributes: [String]
+    let pageSize: Int
+    let joinKey: String
+    let syncedAt: Int64
+    var current: (search: LDAPSearch.AsyncIterator, kind: AccountKind)?
+
+    init(directory: LDAPConnection, bases: [(String, AccountKind)], filter: String, attributes: [String], pageSize: Int,
+         joinKey: String, syncedAt: Int64) {
+        self.directory = directory
+        self.bases = bases
+        self.filter = filter
+        self.attributes = attributes
+        self.pageSize = pageSize
+        self.joinKey = joinKey
+        self.syncedAt = syncedAt
+    }
+
+    mutating func next() async throws -> Batch? {
+        var batch = Batch()
+        while batch.accounts.count < 500 {
+            if current == nil {
+                guard !bases.isEmpty else { break }
+                let (base, kind) = bases.removeFirst()
+                current = (directory.search(base: base, filter: filter, attributes: attributes, pageSize: pageSize).makeAsyncIterator(), kind)
             }
+            guard let entry = try await current?.search.next(), let kind = current?.kind else {
+                current = nil
+                continue
+            }
+            let account = DirectorySync.account(from: entry, kind: kind, joinKey: joinKey)
+            batch.accounts.append(DirectoryAccountRow(account, syncedAt: syncedAt).values)
+            for group in account.groups { batch.memberships.append([.text(group), .text(account.dn)]) }
         }
-        // Memberships from `memberOf` (Active Directory, or OpenLDAP's memberof overlay); rebuilt every sync.
-        var memberships: [(String, String)] = []
-        for account in batch { for group in account.groups { memberships.append((group, account.dn)) } }
-        for chunk in memberships.chunked(into: 500) {
-            var insert = db.insert(into: "directory_memberships").columns("group_dn", "member_dn")
-            for (group, member) in chunk { insert = insert.values(SQLBind(group), SQLBind(member)) }
-            try await insert.run()
+        return batch.accounts.isEmpty ? nil : batch
+    }
+}
+
+/// Keeps the next `next()` of an iterator running in its own task while the caller handles the element before,
+/// so two kinds of work (reading the directory, writing the store) overlap on two cores.
+struct ReadAhead<Base: AsyncIteratorProtocol & Sendable> where Base.Element: Sendable {
+    private var pending: Task<(Base.Element?, Base), any Error>?
+
+    init(_ base: Base) {
+        pending = Self.start(base)
+    }
+
+    private static func start(_ base: Base) -> Task<(Base.Element?, Base), any Error> {
+        Task {
+            var base = base
+            let element = try await base.next()
+            return (element, base)
         }
-        guard !rows.isEmpty else { return }
-        try await db.insert(into: "directory_accounts").models(rows, nilEncodingStrategy: .asNil)
-            .onConflict(with: ["dn"]) { try $0.set(excludedContentOf: rows[0], nilEncodingStrategy: .asNil) }
-            .run()
+    }
+
+    mutating func next() async throws -> Base.Element? {
+        guard let task = pending else { return nil }
+        pending = nil
+        let (element, base) = try await task.value
+        if element != nil { pending = Self.start(base) }
+        return element
+    }
+
+    /// Stops the read in flight when the caller gives up early (a failed write).
+    func cancel() {
+        pending?.cancel()
     }
 }
 
@@ -190,6 +257,20 @@ struct DirectoryAccountRow: Codable, Sendable {
     var digest: String
     var synced_at: Int64
 
+    static let columns = [
+        "dn", "uid", "join_key", "kind", "display_name", "mail", "created_at", "password_changed_at", "password_reset",
+        "locked_time", "last_bind_at", "shadow_expire", "digest", "synced_at",
+    ]
+
+    /// The values in ``columns`` order.
+    var values: [JSONRows.Value] {
+        func text(_ value: String?) -> JSONRows.Value { value.map { .text($0) } ?? .null }
+        func integer(_ value: Int64?) -> JSONRows.Value { value.map { .integer($0) } ?? .null }
+        return [.text(dn), text(uid), text(join_key), .text(kind), text(display_name), text(mail), integer(created_at),
+                integer(password_changed_at), .integer(Int64(password_reset)), text(locked_time), integer(last_bind_at),
+                integer(shadow_expire.map(Int64.init)), .text(digest), .integer(synced_at)]
+    }
+
     init(_ account: DirectoryAccount, syncedAt: Int64) {
         dn = account.dn
         uid = account.uid
@@ -208,7 +289,7 @@ struct DirectoryAccountRow: Codable, Sendable {
                          String(password_reset), locked_time, last_bind_at.map(String.init), shadow_expire.map(String.init),
                          account.groups.joined(separator: "\u{1}")]
             .map { $0 ?? "\u{0}" }.joined(separator: "\u{2}")
-        digest = SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        digest = SHA256.hexDigest(of: canonical)
     }
 
     func account(groups: [String]) -> DirectoryAccount {

@@ -121,6 +121,14 @@ enum Migrations {
             try await db.raw("CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END").run()
             try await db.raw("CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END").run()
         },
+        Migration(number: 3, name: "membership indexes hold only the rows they find") { db in
+            // A posixGroup's members have a uid and no DN, a groupOfNames' the other way round; indexing the NULLs made
+            // every membership written by a sync cost two index inserts where one does.
+            try await db.drop(index: "directory_memberships_by_dn").run()
+            try await db.drop(index: "directory_memberships_by_uid").run()
+            try await db.raw("CREATE INDEX directory_memberships_by_dn ON directory_memberships (member_dn) WHERE member_dn IS NOT NULL").run()
+            try await db.raw("CREATE INDEX directory_memberships_by_uid ON directory_memberships (member_uid) WHERE member_uid IS NOT NULL").run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

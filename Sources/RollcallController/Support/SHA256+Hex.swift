@@ -1,0 +1,21 @@
+import Crypto
+
+extension SHA256 {
+    /// The SHA-256 of a string's UTF-8 as 64 lower-case hex digits, the form the store keeps digests and hashes in.
+    ///
+    /// Written out by hand: `String(format: "%02x")` per byte cost a directory sync of 50,000 accounts over three
+    /// seconds in Foundation's formatter.
+    static func hexDigest(of text: String) -> String {
+        let digest = SHA256.hash(data: Array(text.utf8))
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
+            var index = 0
+            for byte in digest {
+                buffer[index] = digits[Int(byte >> 4)]
+                buffer[index + 1] = digits[Int(byte & 0x0f)]
+                index += 2
+            }
+            return index
+        }
+    }
+}

@@ -231,10 +231,21 @@ public actor LDAPConnection {
     /// page here; it is abandoned when the next search starts, so the server stops working on it and libldap does not
     /// hold its answer until the connection closes.
     private var pagesInFlight: Set<Int32> = []
+    private var readingAhead = false
+
+    static func sockbuf(_ handle: LDAPHandle) -> OpaquePointer? {
+        var sockbuf: OpaquePointer?
+        guard ldap_get_option(handle.raw, LDAP_OPT_SOCKBUF, &sockbuf) == LDAP_OPT_SUCCESS else { return nil }
+        return sockbuf
+    }
 
     /// Sends one page request (RFC 2696) without waiting for the answer; returns its message id.
     func sendPage(_ request: LDAPSearch.Request, cookie: [UInt8]?) throws(LDAPError) -> Int32 {
         if cookie == nil { abandonPagesInFlight() }
+        if !readingAhead, let sockbuf = Self.sockbuf(handle) {
+            _ = cldap_read_ahead(sockbuf)
+            readingAhead = true
+        }
         // C-owned scratch memory for the call, freed on every path (no Swift closures capture the out-parameters).
         let cookieBytes = cookie ?? []
         let cookieBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(cookieBytes.count, 1))
@@ -374,7 +385,8 @@ public actor LDAPConnection {
             dn = String(cString: raw)
             ldap_memfree(raw)
         }
-        var attributes: [String: [[UInt8]]] = [:]
+        var attributes: [LDAPEntry.Attribute] = []
+        attributes.reserveCapacity(requested.isEmpty ? 16 : requested.count)
         var ber: OpaquePointer?
         var name = ldap_first_attribute(handle.raw, message, &ber)
         while let current = name {
@@ -389,7 +401,7 @@ public actor LDAPConnection {
                 }
                 ldap_value_free_len(list)
             }
-            attributes[attribute] = values
+            attributes.append(LDAPEntry.Attribute(name: attribute, values: values))
             ldap_memfree(current)
             name = ldap_next_attribute(handle.raw, message, ber)
         }
@@ -514,10 +526,12 @@ public struct LDAPSearch: AsyncSequence, Sendable {
     let request: Request
 
     public struct AsyncIterator: AsyncIteratorProtocol, Sendable {
+        typealias Page = (entries: [LDAPEntry], next: Int32?)
+
         enum State: Sendable {
             case notStarted
-            /// A page request is with the server.
-            case waiting(Int32)
+            /// The connection is receiving and decoding a page in its own task while the caller works on the one before.
+            case receiving(Task<Page, any Error>)
             case finished
         }
 
@@ -532,15 +546,20 @@ public struct LDAPSearch: AsyncSequence, Sendable {
                 case .finished:
                     return nil
                 case .notStarted:
-                    state = .waiting(try await connection.sendPage(request, cookie: nil))
-                case .waiting(let messageID):
+                    let messageID = try await connection.sendPage(request, cookie: nil)
+                    state = .receiving(receive(messageID))
+                case .receiving(let task):
                     state = .finished
-                    let page = try await connection.receivePage(request, messageID: messageID)
-                    state = page.next.map(State.waiting) ?? .finished
+                    let page = try await task.value
+                    if let next = page.next { state = .receiving(receive(next)) }
                     buffer = page.entries.reversed()
                 }
             }
             return buffer.popLast()
+        }
+
+        private func receive(_ messageID: Int32) -> Task<Page, any Error> {
+            Task { [connection, request] in try await connection.receivePage(request, messageID: messageID) }
         }
     }
 

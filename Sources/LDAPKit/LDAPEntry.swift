@@ -1,31 +1,39 @@
 /// One entry of a search result: its DN and its attributes' raw values.
 ///
-/// Attribute names keep the server's spelling; lookups ignore case, as LDAP does.
+/// Attribute names keep the server's spelling (or the caller's, where they match); lookups ignore case, as LDAP does.
+/// An entry has a dozen attributes or so, read once each, so they are a list in the server's order: cheaper to
+/// build and to search than a dictionary, which a 50,000-entry sync would build 50,000 times.
 public struct LDAPEntry: Sendable, Equatable {
-    public let dn: String
-    public let attributes: [String: [[UInt8]]]
+    public struct Attribute: Sendable, Equatable {
+        public let name: String
+        public let values: [[UInt8]]
 
-    public init(dn: String, attributes: [String: [[UInt8]]]) {
+        public init(name: String, values: [[UInt8]]) {
+            self.name = name
+            self.values = values
+        }
+    }
+
+    public let dn: String
+    public let attributes: [Attribute]
+
+    public init(dn: String, attributes: [Attribute]) {
         self.dn = dn
         self.attributes = attributes
     }
 
     /// Every value of an attribute as raw bytes (for binary attributes such as `objectGUID`).
     public func values(_ name: String) -> [[UInt8]] {
-        if let exact = attributes[name] { return exact }
-        return attributes.first { Self.sameName($0.key, name) }?.value ?? []
+        if let exact = attributes.first(where: { $0.name == name }) { return exact.values }
+        return attributes.first { Self.sameName($0.name, name) }?.values ?? []
     }
 
     /// Attribute descriptions are ASCII (RFC 4512 1.4), so a byte-wise case fold is exact and allocates nothing:
     /// a sync asks for absent attributes tens of thousands of times.
     static func sameName(_ a: String, _ b: String) -> Bool {
-        var left = a.utf8.makeIterator(), right = b.utf8.makeIterator()
-        while true {
-            switch (left.next(), right.next()) {
-            case (nil, nil): return true
-            case let (x?, y?) where x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7a): continue
-            default: return false
-            }
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7a)
         }
     }
 

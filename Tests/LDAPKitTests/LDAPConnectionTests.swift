@@ -218,7 +218,7 @@ struct LDAPTLSTests {
         defer { pki.remove() }
         var options = SlapdServer.Options()
         options.tls = (pki.certificate, pki.key)
-        let server = try SlapdServer(ldif: schoolLDIF(pupils: 0), options: options)
+        let server = try SlapdServer(ldif: schoolLDIF(pupils: 400), options: options)
         defer { server.stop() }
 
         let startTLS = try LDAPConnection(url: server.url, options: LDAPConnectionOptions(security: .startTLS, caFile: pki.ca))
@@ -226,6 +226,15 @@ struct LDAPTLSTests {
         #expect(try await startTLS.whoAmI() == "dn:\(server.adminDN)")
         let ldaps = try LDAPConnection(url: "ldaps://127.0.0.1:\(try #require(server.ldapsPort))", options: LDAPConnectionOptions(caFile: pki.ca))
         try await ldaps.simpleBind(dn: server.adminDN, password: SlapdServer.adminPassword)
+        // Paged searches through TLS, with reads buffered below the TLS layer: every entry of every page arrives.
+        for connection in [startTLS, ldaps] {
+            var uids = Set<String>()
+            for try await entry in connection.search(base: "ou=pupils,dc=school,dc=test", filter: "(objectClass=inetOrgPerson)",
+                                                     attributes: ["uid", "cn", "employeeNumber"], pageSize: 64) {
+                uids.insert(try #require(entry.string("uid")))
+            }
+            #expect(uids.count == 400)
+        }
 
         #expect { try LDAPConnection(url: server.url, options: LDAPConnectionOptions(security: .startTLS, caFile: pki.otherCA)) } throws: { error in
             guard let error = error as? LDAPError else { return false }

@@ -69,31 +69,31 @@ public struct DirectorySync: Sendable {
         let syncedAt = now.millisecondsSince1970
         let accounts = AccountBatches(
             directory: directory, bases: bases, filter: configuration.userFilter, attributes: accountAttributes,
-            pageSize: configuration.pageSize, joinKey: configuration.joinKey, syncedAt: syncedAt)
+            pageSize: configuration.pageSize, joinKey: configuration.joinKey)
         let groupBases = configuration.groupBaseDNs
         let pageSize = configuration.pageSize
         summary = try await store.transaction { [summary] db in
             var summary = summary
-            try await db.raw("CREATE TEMP TABLE IF NOT EXISTS sync_seen (dn TEXT PRIMARY KEY) WITHOUT ROWID").run()
-            try await db.raw("DELETE FROM sync_seen").run()
             try await db.delete(from: "directory_memberships").run()
-            let storedBefore = try await Self.accountCount(db)
-            var written = 0
+            // A stamp no earlier sync used, so "not seen by this sync" is `synced_at <> stamp` even for two syncs
+            // within one millisecond.
+            let stamp = max(syncedAt, Int64(try await Self.count(db, "SELECT coalesce(max(synced_at), 0) + 1 AS n FROM directory_accounts")))
+            let storedBefore = try await Self.count(db, "SELECT count(*) AS n FROM directory_accounts")
             // The next batch is read from the directory (and made ready for the store) while this one is written.
-            var batches = ReadAhead(accounts)
+            var stamped = accounts
+            stamped.syncedAt = stamp
+            var batches = ReadAhead(stamped)
             defer { batches.cancel() }
             while let batch = try await batches.next() {
                 summary.accountsRead += batch.accounts.count
-                written += try await Self.write(batch, to: db)
+                try await Self.write(batch, to: db)
             }
-            let removed = try await db.raw("SELECT count(*) AS n FROM directory_accounts WHERE dn NOT IN (SELECT dn FROM sync_seen)")
-                .first(decodingColumn: "n", as: Int.self) ?? 0
-            try await db.raw("DELETE FROM directory_accounts WHERE dn NOT IN (SELECT dn FROM sync_seen)").run()
-            summary.removed = removed
-            // Stored now = stored before − removed + added; every other written row was a change.
-            summary.added = try await Self.accountCount(db) - storedBefore + removed
-            summary.changed = written - summary.added
-            summary.unchanged = summary.accountsRead - written
+            try await db.raw("DELETE FROM directory_accounts WHERE synced_at <> \(bind: stamp)").run()
+            summary.removed = try await Self.count(db, "SELECT changes() AS n")
+            // Stored now = stored before − removed + added.
+            summary.added = try await Self.count(db, "SELECT count(*) AS n FROM directory_accounts") - storedBefore + summary.removed
+            summary.changed = try await Self.count(db, "SELECT count(*) AS n FROM directory_accounts WHERE changed_at = \(bind: stamp)") - summary.added
+            summary.unchanged = summary.accountsRead - summary.added - summary.changed
             for base in groupBases {
                 for try await group in directory.search(
                     base: base, filter: "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))",
@@ -108,7 +108,6 @@ public struct DirectorySync: Sendable {
                     try await db.insert(into: "directory_memberships", rows: rows)
                 }
             }
-            try await db.raw("DROP TABLE sync_seen").run()
             summary.lastBindTracked = try await db.select().column("dn").from("directory_accounts").where("last_bind_at", .isNot, SQLLiteral.null)
                 .limit(1).first() != nil
             summary.seconds = Date().timeIntervalSince(started)
@@ -150,15 +149,24 @@ public struct DirectorySync: Sendable {
         try await db.raw("SELECT count(*) AS n FROM directory_accounts").first(decodingColumn: "n", as: Int.self) ?? 0
     }
 
-    /// Writes one batch: marks its accounts seen, upserts the new and changed ones (unchanged rows, by digest, are not
-    /// rewritten) and adds its `memberOf` memberships (Active Directory, or OpenLDAP's memberof overlay).
-    /// - Returns: how many accounts were inserted or changed.
-    static func write(_ batch: AccountBatches.Batch, to db: any SQLDatabase) async throws -> Int {
-        try await db.insert(into: "sync_seen", rows: batch.accounts, only: ["dn"], ignoringConflicts: true)
-        let written = try await db.insert(into: "directory_accounts", rows: batch.accounts, updatingOnConflictWith: ["dn"],
-                                          changedWhen: "directory_accounts.digest IS NOT excluded.digest")
+    /// Writes one batch: every account gets this sync's stamp in `synced_at`; new ones, and those whose digest moved,
+    /// get it in `changed_at` too. Memberships from `memberOf` (Active Directory, or OpenLDAP's memberof overlay) are
+    /// added alongside.
+    static func write(_ batch: AccountBatches.Batch, to db: any SQLDatabase) async throws {
+        let columns = DirectoryAccountRow.columns
+        let updates = columns.filter { $0 != "dn" }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        var upsert: SQLQueryString = "INSERT INTO directory_accounts (\(unsafeRaw: columns.joined(separator: ", ")), changed_at) SELECT *, synced_at FROM ("
+        upsert += batch.accounts.asTable
+        upsert += """
+            ) WHERE true ON CONFLICT (dn) DO UPDATE SET \(unsafeRaw: updates),
+            changed_at = CASE WHEN directory_accounts.digest IS excluded.digest THEN directory_accounts.changed_at ELSE excluded.synced_at END
+            """
+        try await db.raw(upsert).run()
         try await db.insert(into: "directory_memberships", rows: batch.memberships)
-        return written
+    }
+
+    static func count(_ db: any SQLDatabase, _ sql: SQLQueryString) async throws -> Int {
+        try await db.raw(sql).first(decodingColumn: "n", as: Int.self) ?? 0
     }
 }
 
@@ -175,18 +183,17 @@ struct AccountBatches: AsyncIteratorProtocol, Sendable {
     let attributes: [String]
     let pageSize: Int
     let joinKey: String
-    let syncedAt: Int64
+    /// This sync's stamp, for `synced_at` and `changed_at`.
+    var syncedAt: Int64 = 0
     var current: (search: LDAPSearch.AsyncIterator, kind: AccountKind)?
 
-    init(directory: LDAPConnection, bases: [(String, AccountKind)], filter: String, attributes: [String], pageSize: Int,
-         joinKey: String, syncedAt: Int64) {
+    init(directory: LDAPConnection, bases: [(String, AccountKind)], filter: String, attributes: [String], pageSize: Int, joinKey: String) {
         self.directory = directory
         self.bases = bases
         self.filter = filter
         self.attributes = attributes
         self.pageSize = pageSize
         self.joinKey = joinKey
-        self.syncedAt = syncedAt
     }
 
     mutating func next() async throws -> Batch? {
@@ -240,6 +247,14 @@ struct ReadAhead<Base: AsyncIteratorProtocol & Sendable> where Base.Element: Sen
     }
 }
 
+extension SHA256 {
+    /// Feeds a string's UTF-8 without copying it into an array first.
+    mutating func update(utf8Of text: String) {
+        var text = text
+        text.withUTF8 { update(bufferPointer: UnsafeRawBufferPointer($0)) }
+    }
+}
+
 /// The `directory_accounts` row; column names are the SQL names.
 struct DirectoryAccountRow: Codable, Sendable {
     var dn: String
@@ -285,11 +300,24 @@ struct DirectoryAccountRow: Codable, Sendable {
         last_bind_at = account.lastBindAt?.millisecondsSince1970
         shadow_expire = account.shadowExpire
         synced_at = syncedAt
-        let canonical = [uid, join_key, kind, display_name, mail, created_at.map(String.init), password_changed_at.map(String.init),
-                         String(password_reset), locked_time, last_bind_at.map(String.init), shadow_expire.map(String.init),
-                         account.groups.joined(separator: "\u{1}")]
-            .map { $0 ?? "\u{0}" }.joined(separator: "\u{2}")
-        digest = SHA256.hexDigest(of: canonical)
+        digest = Self.digest(of: [uid, join_key, kind, display_name, mail, created_at.map(String.init), password_changed_at.map(String.init),
+                                  String(password_reset), locked_time, last_bind_at.map(String.init), shadow_expire.map(String.init)],
+                             groups: account.groups)
+    }
+
+    /// SHA-256 over the fields (absent ones as U+0000) and the sorted group DNs, with separators no value contains, fed
+    /// piece by piece rather than joined into one string first.
+    static func digest(of fields: [String?], groups: [String]) -> String {
+        var hash = SHA256()
+        for field in fields {
+            if let field { hash.update(utf8Of: field) } else { hash.update(data: [0]) }
+            hash.update(data: [2])
+        }
+        for (index, group) in groups.enumerated() {
+            if index > 0 { hash.update(data: [1]) }
+            hash.update(utf8Of: group)
+        }
+        return SHA256.hex(hash.finalize())
     }
 
     func account(groups: [String]) -> DirectoryAccount {

@@ -76,35 +76,20 @@ struct JSONRows: Sendable {
         }
     }
 
-    /// `SELECT value ->> 0 AS first, … FROM jsonb_each(?)`: the rows as a table with this value's column names (all
-    /// of them, or the ones named). `jsonb_each` hands each row over in SQLite's binary form, so `->>` does not parse
-    /// it again.
-    func asTable(_ only: [String]? = nil) -> SQLQueryString {
-        let fields = columns.enumerated().filter { only?.contains($0.element) ?? true }.map { "value ->> \($0.offset) AS \($0.element)" }
-        return "SELECT \(unsafeRaw: fields.joined(separator: ", ")) FROM jsonb_each(\(bind: json))"
+    /// `SELECT value ->> 0 AS first, … FROM jsonb_each(?)`: the rows as a table with this value's column names.
+    /// `jsonb_each` hands each row over in SQLite's binary form, so `->>` does not parse it again.
+    var asTable: SQLQueryString {
+        let fields = columns.enumerated().map { "value ->> \($0.offset) AS \($0.element)" }.joined(separator: ", ")
+        return "SELECT \(unsafeRaw: fields) FROM jsonb_each(\(bind: json))"
     }
 }
 
 extension SQLDatabase {
-    /// `INSERT INTO table (columns) SELECT … FROM jsonb_each(rows)`; returns how many rows it inserted.
-    ///
-    /// - Parameters:
-    ///   - only: the columns to insert, when not all of the rows' columns.
-    ///   - conflictColumns: upsert on these: every other column takes the new value, but only where `changedWhen`
-    ///     (an SQL condition over the table's row and `excluded`) holds; such rows count as written.
-    @discardableResult
-    func insert(into table: String, rows: JSONRows, only: [String]? = nil, ignoringConflicts: Bool = false,
-                updatingOnConflictWith conflictColumns: [String] = [], changedWhen: String = "true") async throws -> Int {
-        guard !rows.isEmpty else { return 0 }
-        let columns = only ?? rows.columns
-        var query: SQLQueryString = "INSERT \(unsafeRaw: ignoringConflicts ? "OR IGNORE " : "")INTO \(ident: table) (\(unsafeRaw: columns.joined(separator: ", "))) "
-        query += rows.asTable(only)
-        if !conflictColumns.isEmpty {
-            // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
-            let updates = columns.filter { !conflictColumns.contains($0) }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-            query += " WHERE true ON CONFLICT (\(unsafeRaw: conflictColumns.joined(separator: ", "))) DO UPDATE SET \(unsafeRaw: updates) WHERE \(unsafeRaw: changedWhen)"
-        }
+    /// `INSERT INTO table (columns) SELECT … FROM jsonb_each(rows)`.
+    func insert(into table: String, rows: JSONRows) async throws {
+        guard !rows.isEmpty else { return }
+        var query: SQLQueryString = "INSERT INTO \(ident: table) (\(unsafeRaw: rows.columns.joined(separator: ", "))) "
+        query += rows.asTable
         try await raw(query).run()
-        return try await raw("SELECT changes() AS n").first(decodingColumn: "n", as: Int.self) ?? 0
     }
 }

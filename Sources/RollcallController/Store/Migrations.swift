@@ -129,6 +129,11 @@ enum Migrations {
             try await db.raw("CREATE INDEX directory_memberships_by_dn ON directory_memberships (member_dn) WHERE member_dn IS NOT NULL").run()
             try await db.raw("CREATE INDEX directory_memberships_by_uid ON directory_memberships (member_uid) WHERE member_uid IS NOT NULL").run()
         },
+        Migration(number: 4, name: "when each account last changed") { db in
+            // `synced_at` now says which sync last saw the account, `changed_at` which sync last found it new or changed.
+            try await db.raw("ALTER TABLE directory_accounts ADD COLUMN changed_at BIGINT").run()
+            try await db.raw("UPDATE directory_accounts SET changed_at = synced_at").run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

@@ -6,7 +6,10 @@ extension SHA256 {
     /// Written out by hand: `String(format: "%02x")` per byte cost a directory sync of 50,000 accounts over three
     /// seconds in Foundation's formatter.
     static func hexDigest(of text: String) -> String {
-        let digest = SHA256.hash(data: Array(text.utf8))
+        hex(SHA256.hash(data: Array(text.utf8)))
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
         let digits = Array("0123456789abcdef".utf8)
         return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
             var index = 0

@@ -379,34 +379,34 @@ public actor LDAPConnection {
     }
 
     /// Attribute names take the spelling the caller asked for when they match it, so its lookups hit exactly.
+    ///
+    /// One pass over the entry's BER, as ldapsearch reads it: `ldap_get_values_len` per attribute would scan the entry
+    /// from its start each time.
     private static func entry(_ handle: LDAPHandle, _ message: OpaquePointer, requested: [String]) -> LDAPEntry {
-        var dn = ""
-        if let raw = ldap_get_dn(handle.raw, message) {
-            dn = String(cString: raw)
-            ldap_memfree(raw)
-        }
+        var ber: OpaquePointer?
+        var dnValue = berval()
+        defer { if let ber { ber_free(ber, 0) } }
+        guard ldap_get_dn_ber(handle.raw, message, &ber, &dnValue) == LDAP_SUCCESS else { return LDAPEntry(dn: "", attributes: []) }
         var attributes: [LDAPEntry.Attribute] = []
         attributes.reserveCapacity(requested.isEmpty ? 16 : requested.count)
-        var ber: OpaquePointer?
-        var name = ldap_first_attribute(handle.raw, message, &ber)
-        while let current = name {
-            let returned = String(cString: current)
+        var name = berval()
+        var values: UnsafeMutablePointer<berval>?
+        while ldap_get_attribute_ber(handle.raw, message, ber, &name, &values) == LDAP_SUCCESS, name.bv_val != nil {
+            let returned = string(name)
             let attribute = requested.contains(returned) ? returned : requested.first { LDAPEntry.sameName($0, returned) } ?? returned
-            var values: [[UInt8]] = []
-            if let list = ldap_get_values_len(handle.raw, message, current) {
+            var list: [[UInt8]] = []
+            if let values {
                 var index = 0
-                while let value = list[index] {
-                    values.append(bytes(value.pointee))
+                while values[index].bv_val != nil {
+                    list.append(bytes(values[index]))
                     index += 1
                 }
-                ldap_value_free_len(list)
+                ber_memfree(values)
             }
-            attributes.append(LDAPEntry.Attribute(name: attribute, values: values))
-            ldap_memfree(current)
-            name = ldap_next_attribute(handle.raw, message, ber)
+            values = nil
+            attributes.append(LDAPEntry.Attribute(name: attribute, values: list))
         }
-        if let ber { ber_free(ber, 0) }
-        return LDAPEntry(dn: dn, attributes: attributes)
+        return LDAPEntry(dn: string(dnValue), attributes: attributes)
     }
 
     /// The cookie of the server's paged-results response; nil when this was the last page.

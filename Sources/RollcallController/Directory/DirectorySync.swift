@@ -86,7 +86,7 @@ public struct DirectorySync: Sendable {
             defer { batches.cancel() }
             while let batch = try await batches.next() {
                 summary.accountsRead += batch.accounts.count
-                try await Self.write(batch, to: db)
+                try await Self.write(batch, to: db, stamp: stamp, storeWasEmpty: storedBefore == 0)
             }
             try await db.raw("DELETE FROM directory_accounts WHERE synced_at <> \(bind: stamp)").run()
             summary.removed = try await Self.count(db, "SELECT changes() AS n")
@@ -150,16 +150,24 @@ public struct DirectorySync: Sendable {
     }
 
     /// Writes one batch: every account gets this sync's stamp in `synced_at`; new ones, and those whose digest moved,
-    /// get it in `changed_at` too. Memberships from `memberOf` (Active Directory, or OpenLDAP's memberof overlay) are
-    /// added alongside.
-    static func write(_ batch: AccountBatches.Batch, to db: any SQLDatabase) async throws {
+    /// are written whole and get the stamp in `changed_at` too. An unchanged account has only its stamp updated, which
+    /// touches no index. Memberships from `memberOf` (Active Directory, or OpenLDAP's memberof overlay) are added
+    /// alongside.
+    /// - Parameter storeWasEmpty: nothing can be unchanged, so the stamp-only pass is skipped.
+    static func write(_ batch: AccountBatches.Batch, to db: any SQLDatabase, stamp: Int64, storeWasEmpty: Bool) async throws {
         let columns = DirectoryAccountRow.columns
+        if !storeWasEmpty {
+            var seen: SQLQueryString = "UPDATE directory_accounts SET synced_at = \(bind: stamp) FROM ("
+            seen += batch.accounts.asTable
+            seen += ") AS batch WHERE directory_accounts.dn = batch.dn AND directory_accounts.digest = batch.digest"
+            try await db.raw(seen).run()
+        }
         let updates = columns.filter { $0 != "dn" }.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
         var upsert: SQLQueryString = "INSERT INTO directory_accounts (\(unsafeRaw: columns.joined(separator: ", ")), changed_at) SELECT *, synced_at FROM ("
         upsert += batch.accounts.asTable
         upsert += """
-            ) WHERE true ON CONFLICT (dn) DO UPDATE SET \(unsafeRaw: updates),
-            changed_at = CASE WHEN directory_accounts.digest IS excluded.digest THEN directory_accounts.changed_at ELSE excluded.synced_at END
+            ) WHERE true ON CONFLICT (dn) DO UPDATE SET \(unsafeRaw: updates), changed_at = excluded.synced_at
+            WHERE directory_accounts.digest IS NOT excluded.digest
             """
         try await db.raw(upsert).run()
         try await db.insert(into: "directory_memberships", rows: batch.memberships)

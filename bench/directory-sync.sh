@@ -120,6 +120,7 @@ RSS_LDAPSEARCH="$(for _ in 1 2 3; do /usr/bin/time -f %M bash -c "ldapsearch -x 
 "$BIN" directory sync --config "$BIG_DIR/controller.toml" --format json > "$OUT/last-sync.json" 2>/dev/null
 
 mean() { jq -r --arg n "$2" '.results[] | select(.command == $n) | .median' "$1"; }
+spread() { jq -r --arg n "$2" '.results[] | select(.command == $n) | "\(.min * 1000 | round)–\(.max * 1000 | round) ms"' "$1"; }
 T_LDAP="$(mean "$OUT/hyperfine.json" "ldapsearch -E pr=1000/noprompt")"
 T_SYNC="$(mean "$OUT/hyperfine.json" "rollcall directory sync (empty store)")"
 T_RESYNC="$(mean "$OUT/hyperfine-resync.json" "rollcall directory sync (unchanged)")"
@@ -141,11 +142,11 @@ Reproduce: \`bench/directory-sync.sh\` (builds \`rollcall\` release into \`.buil
 - Directory: $BIG accounts ($((BIG / 12)) staff, $((BIG - BIG / 12)) pupils) + 7 year-group posixGroups listing every pupil; $ENTRIES entries read per pass; generated and loaded with \`slapadd -q\` in ${LOAD_SECONDS%.*} s.
 - Same work: both read the staff, pupil and group bases with paged results of 1,000 and the same attributes; rollcall also writes every account, its digest and every membership to its SQLite store in one transaction.
 
-| | wall time (median of $RUNS) | ratio to ldapsearch | peak RSS |
-|---|---|---|---|
-| \`ldapsearch -E pr=1000/noprompt\` (3 bases) | $(ms "$T_LDAP") ms | 1.00× | $(mb "$RSS_LDAPSEARCH") MB (pupil base) |
-| \`rollcall directory sync\`, empty store | $(ms "$T_SYNC") ms | ${R_SYNC}× | $(mb "$RSS_BIG") MB |
-| \`rollcall directory sync\`, unchanged directory | $(ms "$T_RESYNC") ms | ${R_RESYNC}× | |
+| | wall time (median of $RUNS) | range | ratio to ldapsearch | peak RSS |
+|---|---|---|---|---|
+| \`ldapsearch -E pr=1000/noprompt\` (3 bases) | $(ms "$T_LDAP") ms | $(spread "$OUT/hyperfine.json" "ldapsearch -E pr=1000/noprompt") | 1.00× | $(mb "$RSS_LDAPSEARCH") MB (pupil base) |
+| \`rollcall directory sync\`, empty store | $(ms "$T_SYNC") ms | $(spread "$OUT/hyperfine.json" "rollcall directory sync (empty store)") | ${R_SYNC}× | $(mb "$RSS_BIG") MB |
+| \`rollcall directory sync\`, unchanged directory | $(ms "$T_RESYNC") ms | $(spread "$OUT/hyperfine-resync.json" "rollcall directory sync (unchanged)") | ${R_RESYNC}× | |
 
 - Memory against directory size: peak RSS $(mb "$RSS_SMALL") MB at $SMALL accounts, $(mb "$RSS_BIG") MB at $BIG (×$GROWTH for 5× the accounts).
 - Store after the sync: $STORE_MB MB.

@@ -7,9 +7,10 @@ import SQLKit
 /// Reads the school's people and groups from the directory into the store: `rollcall directory sync`.
 ///
 /// Entries stream page by page straight into one store transaction, so memory stays flat in the size of the directory
-/// and a failure half-way (a dropped connection, a size limit) leaves the previous sync's data as it was. Each
-/// account's policy-relevant state is digested; only new and changed rows are written, and accounts no longer in the
-/// directory are removed. Where the server keeps a `contextCSN` (OpenLDAP with the syncprov overlay) and it has not
+/// and a failure half-way (a dropped connection, a size limit) leaves the previous sync's data as it was. Reading and
+/// writing overlap: the server prepares the next page while LDAPKit decodes one, and the next batch of 500 is made
+/// ready while the last is written. Each account's policy-relevant state is digested; only new and changed rows are
+/// written whole, unchanged ones just get this sync's stamp, and accounts the sync did not stamp are removed. Where the server keeps a `contextCSN` (OpenLDAP with the syncprov overlay) and it has not
 /// moved since the last sync of the same scope, nothing has changed, last binds included, and nothing is read.
 /// Otherwise the whole directory is read: a "modified since" filter cannot see deletions.
 public struct DirectorySync: Sendable {

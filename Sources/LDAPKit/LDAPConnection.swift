@@ -233,7 +233,7 @@ public actor LDAPConnection {
     private var pagesInFlight: Set<Int32> = []
     private var readingAhead = false
 
-    static func sockbuf(_ handle: LDAPHandle) -> OpaquePointer? {
+    private static func sockbuf(_ handle: LDAPHandle) -> OpaquePointer? {
         var sockbuf: OpaquePointer?
         guard ldap_get_option(handle.raw, LDAP_OPT_SOCKBUF, &sockbuf) == LDAP_OPT_SUCCESS else { return nil }
         return sockbuf

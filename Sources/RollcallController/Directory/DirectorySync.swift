@@ -78,8 +78,8 @@ public struct DirectorySync: Sendable {
             try await db.delete(from: "directory_memberships").run()
             // A stamp no earlier sync used, so "not seen by this sync" is `synced_at <> stamp` even for two syncs
             // within one millisecond.
-            let stamp = max(syncedAt, Int64(try await Self.count(db, "SELECT coalesce(max(synced_at), 0) + 1 AS n FROM directory_accounts")))
-            let storedBefore = try await Self.count(db, "SELECT count(*) AS n FROM directory_accounts")
+            let stamp = max(syncedAt, Int64(try await Self.integer(db, "SELECT coalesce(max(synced_at), 0) + 1 AS n FROM directory_accounts")))
+            let storedBefore = try await Self.integer(db, "SELECT count(*) AS n FROM directory_accounts")
             // The next batch is read from the directory (and made ready for the store) while this one is written.
             var stamped = accounts
             stamped.syncedAt = stamp
@@ -90,10 +90,10 @@ public struct DirectorySync: Sendable {
                 try await Self.write(batch, to: db, stamp: stamp, storeWasEmpty: storedBefore == 0)
             }
             try await db.raw("DELETE FROM directory_accounts WHERE synced_at <> \(bind: stamp)").run()
-            summary.removed = try await Self.count(db, "SELECT changes() AS n")
+            summary.removed = try await Self.integer(db, "SELECT changes() AS n")
             // Stored now = stored before − removed + added.
-            summary.added = try await Self.count(db, "SELECT count(*) AS n FROM directory_accounts") - storedBefore + summary.removed
-            summary.changed = try await Self.count(db, "SELECT count(*) AS n FROM directory_accounts WHERE changed_at = \(bind: stamp)") - summary.added
+            summary.added = try await Self.integer(db, "SELECT count(*) AS n FROM directory_accounts") - storedBefore + summary.removed
+            summary.changed = try await Self.integer(db, "SELECT count(*) AS n FROM directory_accounts WHERE changed_at = \(bind: stamp)") - summary.added
             summary.unchanged = summary.accountsRead - summary.added - summary.changed
             for base in groupBases {
                 for try await group in directory.search(
@@ -146,10 +146,6 @@ public struct DirectorySync: Sendable {
 
     static let membershipColumns = ["group_dn", "group_cn", "member_dn", "member_uid"]
 
-    static func accountCount(_ db: any SQLDatabase) async throws -> Int {
-        try await db.raw("SELECT count(*) AS n FROM directory_accounts").first(decodingColumn: "n", as: Int.self) ?? 0
-    }
-
     /// Writes one batch: every account gets this sync's stamp in `synced_at`; new ones, and those whose digest moved,
     /// are written whole and get the stamp in `changed_at` too. An unchanged account has only its stamp updated, which
     /// touches no index. Memberships from `memberOf` (Active Directory, or OpenLDAP's memberof overlay) are added
@@ -174,7 +170,8 @@ public struct DirectorySync: Sendable {
         try await db.insert(into: "directory_memberships", rows: batch.memberships)
     }
 
-    static func count(_ db: any SQLDatabase, _ sql: SQLQueryString) async throws -> Int {
+    /// The integer a one-row query returns in its column `n`.
+    static func integer(_ db: any SQLDatabase, _ sql: SQLQueryString) async throws -> Int {
         try await db.raw(sql).first(decodingColumn: "n", as: Int.self) ?? 0
     }
 }
@@ -253,14 +250,6 @@ struct ReadAhead<Base: AsyncIteratorProtocol & Sendable> where Base.Element: Sen
     /// Stops the read in flight when the caller gives up early (a failed write).
     func cancel() {
         pending?.cancel()
-    }
-}
-
-extension SHA256 {
-    /// Feeds a string's UTF-8 without copying it into an array first.
-    mutating func update(utf8Of text: String) {
-        var text = text
-        text.withUTF8 { update(bufferPointer: UnsafeRawBufferPointer($0)) }
     }
 }
 

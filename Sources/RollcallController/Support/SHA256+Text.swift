@@ -21,4 +21,10 @@ extension SHA256 {
             return index
         }
     }
+
+    /// Feeds a string's UTF-8 without copying it into an array first.
+    mutating func update(utf8Of text: String) {
+        var text = text
+        text.withUTF8 { update(bufferPointer: UnsafeRawBufferPointer($0)) }
+    }
 }

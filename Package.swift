@@ -24,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The wire protocol: Codable reports, versioned. Foundation-light so the agent stays small.
@@ -35,10 +39,15 @@ let package = Package(
         // glibc calls Swift's Glibc module does not export (malloc_trim).
         .target(name: "CAgentSystem"),
 
+        // Debian's OpenSSL (libssl) for the agent's TLS client: the agent has no NIO, and libssl is already on every
+        // Debian machine, so TLS costs the agent no new package and little memory.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+
         .target(
             name: "RollcallAgent",
             dependencies: [
-                "RollcallProtocol", "CSQLite3", "CAgentSystem",
+                "RollcallProtocol", "CSQLite3", "CAgentSystem", "COpenSSL",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -54,6 +63,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -76,6 +91,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strictSettings
         ),
@@ -87,7 +103,7 @@ let package = Package(
         .testTarget(name: "RollcallProtocolTests", dependencies: ["RollcallProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "RollcallAgentTests",
-            dependencies: ["RollcallAgent", "RollcallProtocol"],
+            dependencies: ["RollcallAgent", "RollcallProtocol", "RollcallTestSupport"],
             resources: [],
             swiftSettings: strictSettings
         ),
@@ -95,6 +111,8 @@ let package = Package(
             name: "RollcallControllerTests",
             dependencies: [
                 "RollcallController", "RollcallProtocol", "RollcallTestSupport", "LDAPKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

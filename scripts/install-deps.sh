@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Rollcall builds and tests against. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(libsqlite3-dev libldap2-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib)
+packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null | grep -qx installed || missing+=("$package")

@@ -8,6 +8,7 @@ public enum AgentCommandLine {
         case run(config: String, once: Bool, deadlineSeconds: Double)
         case inventory(root: String, compact: Bool)
         case status(config: String, json: Bool)
+        case enrol(url: String, token: String, fingerprint: String?, caFile: String?, allowPlainHTTP: Bool, config: String)
         /// Help for one command, or the overview when nil.
         case help(String?)
         case version
@@ -36,11 +37,16 @@ public enum AgentCommandLine {
             throw UsageError(message: "Unknown command '\(name)'. Commands: \(commands.map(\.name).joined(separator: ", ")). See 'rollcall-agent --help'.")
         }
         var values: [String: String] = [:]
+        var positionals: [String] = []
         var rest = arguments.dropFirst()
         while let argument = rest.popFirst() {
             if argument == "-h" || argument == "--help" { return .help(name) }
             guard argument.hasPrefix("--") else {
-                throw UsageError(message: "Unexpected argument '\(argument)' for 'rollcall-agent \(name)'. See 'rollcall-agent \(name) --help'.")
+                guard positionals.count < spec.positionals.count else {
+                    throw UsageError(message: "Unexpected argument '\(argument)' for 'rollcall-agent \(name)'. See 'rollcall-agent \(name) --help'.")
+                }
+                positionals.append(argument)
+                continue
             }
             var key = String(argument.dropFirst(2))
             var inlineValue: String?
@@ -63,7 +69,23 @@ public enum AgentCommandLine {
                 throw UsageError(message: "Option '--\(key)' needs a value (\(option.valueName)).")
             }
         }
+        guard positionals.count == spec.positionals.count else {
+            let missing = spec.positionals[positionals.count...].map { "<\($0.name)>" }.joined(separator: " ")
+            throw UsageError(message: "'rollcall-agent \(name)' needs \(missing). See 'rollcall-agent \(name) --help'.")
+        }
         switch name {
+        case "enrol":
+            guard let token = values["token"], !token.isEmpty else {
+                throw UsageError(message: "'rollcall-agent enrol' needs --token (from `rollcall enrol-token create` on the controller).")
+            }
+            if values["fingerprint"] != nil, values["ca-file"] != nil {
+                throw UsageError(message: "--fingerprint and --ca-file are two ways to trust the controller; give one.")
+            }
+            if let fingerprint = values["fingerprint"], ControllerTrust.parseFingerprint(fingerprint) == nil {
+                throw UsageError(message: "--fingerprint must be the SHA-256 fingerprint `rollcall serve` prints (64 hex digits, colons optional).")
+            }
+            return .enrol(url: positionals[0], token: token, fingerprint: values["fingerprint"], caFile: values["ca-file"],
+                          allowPlainHTTP: values["allow-plain-http"] != nil, config: values["config"] ?? defaultConfig)
         case "run":
             let deadline = values["deadline"] ?? "30"
             guard let seconds = Double(deadline), seconds > 0 else {
@@ -88,9 +110,15 @@ public enum AgentCommandLine {
         var isFlag: Bool { valueName.isEmpty }
     }
 
+    struct PositionalSpec {
+        let name: String
+        let help: String
+    }
+
     struct CommandSpec {
         let name: String
         let abstract: String
+        var positionals: [PositionalSpec] = []
         let options: [OptionSpec]
     }
 
@@ -106,6 +134,16 @@ public enum AgentCommandLine {
             OptionSpec(name: "root", valueName: "dir", help: "Read the machine from this directory instead of / (a captured tree of sys/, proc/, etc/, var/lib/dpkg/)."),
             OptionSpec(name: "compact", valueName: "", help: "Print compact JSON on one line."),
         ]),
+        CommandSpec(
+            name: "enrol", abstract: "Enrol this workstation with the controller: make its key, send the public half with a one-time token.",
+            positionals: [PositionalSpec(name: "url", help: "The controller, e.g. https://rollcall.school.lan:8443.")],
+            options: [
+                OptionSpec(name: "token", valueName: "token", help: "One-time token from `rollcall enrol-token create`."),
+                OptionSpec(name: "fingerprint", valueName: "sha256", help: "Pin the controller's certificate (the fingerprint `rollcall serve` prints)."),
+                OptionSpec(name: "ca-file", valueName: "path", help: "Trust the CA in this PEM file instead (certificate must name the host)."),
+                OptionSpec(name: "allow-plain-http", valueName: "", help: "Allow an http:// URL (a loopback demo only)."),
+                configOption,
+            ]),
         CommandSpec(name: "status", abstract: "Show the outbox depth, the last successful upload and the last error.", options: [
             configOption,
             OptionSpec(name: "format", valueName: "table|json", help: "Output format (default: table)."),
@@ -122,7 +160,13 @@ public enum AgentCommandLine {
             return text
         }
         var text = "OVERVIEW: \(spec.abstract)\n\nUSAGE: rollcall-agent \(spec.name)"
+        for positional in spec.positionals { text += " <\(positional.name)>" }
         for option in spec.options { text += option.isFlag ? " [--\(option.name)]" : " [--\(option.name) <\(option.valueName)>]" }
+        if !spec.positionals.isEmpty {
+            text += "\n\nARGUMENTS:\n"
+            for positional in spec.positionals { text += "  " + "<\(positional.name)>".padded(to: 22) + positional.help + "\n" }
+            text.removeLast()
+        }
         text += "\n\nOPTIONS:\n"
         for option in spec.options {
             let label = option.isFlag ? "--\(option.name)" : "--\(option.name) <\(option.valueName)>"

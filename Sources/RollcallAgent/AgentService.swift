@@ -41,13 +41,21 @@ public struct AgentService: Sendable {
     /// Runs until the task is cancelled (SIGTERM). With `once`, takes one snapshot, delivers the outbox and
     /// returns; it throws if reports are still queued after `onceDeadlineSeconds`.
     public func run(once: Bool = false, onceDeadlineSeconds: Double = 30) async throws {
-        guard let urlText = configuration.controllerURL else {
-            throw RunError.notConfigured("No controller URL: set [controller] url in agent.toml")
-        }
-        let controller = try ControllerURL(urlText)
         try Self.makeDirectory(configuration.stateDirectory)
         let outbox = try Outbox(path: configuration.outboxPath, maxPendingSnapshots: configuration.maxPendingSnapshots)
-        let uploader = Uploader(controller: controller, timeoutSeconds: configuration.uploadTimeoutSeconds, logger: logger)
+        let enrolment = try AgentEnrolment(configuration: configuration).load()
+        guard let enrolment else {
+            if once { throw EnrolmentError.notEnrolled(stateDirectory: configuration.stateDirectory) }
+            logger.warning("Not enrolled: snapshots are queued but not delivered until `rollcall-agent enrol` is run", metadata: [
+                "agent.state_dir": "\(configuration.stateDirectory)",
+            ])
+            return try await collectOnly(outbox)
+        }
+        let controller = try ControllerURL(configuration.controllerURL ?? enrolment.record.controllerURL)
+        guard controller.isTLS || configuration.allowPlainHTTP else { throw EnrolmentError.plainHTTPRefused(url: controller.description) }
+        let trust = AgentEnrolment.trust(fingerprint: configuration.controllerFingerprint ?? enrolment.record.fingerprint, caFile: configuration.controllerCAFile)
+        let uploader = Uploader(controller: controller, trust: trust, credentials: enrolment.credentials,
+                                timeoutSeconds: configuration.uploadTimeoutSeconds, logger: logger)
         let backoff = Backoff(baseSeconds: min(5, Double(configuration.maxBackoffSeconds)), capSeconds: Double(configuration.maxBackoffSeconds))
         var random = SystemRandomNumberGenerator()
         let collector = InventoryCollector(root: FileSystemRoot(configuration.root))
@@ -57,7 +65,8 @@ public struct AgentService: Sendable {
         var failures = 0
         let startedAt = clock.now
         logger.info("Agent started", metadata: [
-            "agent.controller": "\(controller)", "agent.interval": "\(configuration.intervalSeconds)",
+            "agent.controller": "\(controller)", "agent.device.id": "\(enrolment.credentials.deviceID)",
+            "agent.interval": "\(configuration.intervalSeconds)",
             "agent.outbox": "\(configuration.outboxPath)",
         ])
 
@@ -97,6 +106,30 @@ public struct AgentService: Sendable {
                 } catch {
                     break  // cancelled: the outbox is already durable, nothing to flush
                 }
+            }
+        }
+        logger.info("Agent stopping")
+    }
+
+    /// Before enrolment the agent still records the machine on schedule, so nothing is missed in the meantime,
+    /// and looks for an enrolment every minute: `rollcall-agent enrol` while the daemon runs starts delivery.
+    private func collectOnly(_ outbox: Outbox) async throws {
+        let collector = InventoryCollector(root: FileSystemRoot(configuration.root))
+        let clock = ContinuousClock()
+        var nextCollection = clock.now
+        while !Task.isCancelled {
+            if clock.now >= nextCollection {
+                try snapshot(collector, into: outbox)
+                nextCollection = clock.now.advanced(by: .seconds(configuration.intervalSeconds))
+            }
+            do {
+                try await Task.sleep(for: .seconds(min(60, configuration.intervalSeconds)))
+            } catch {
+                break
+            }
+            if (try? AgentEnrolment(configuration: configuration).load()) != nil {
+                logger.info("Enrolment found; delivering the outbox")
+                return try await run()
             }
         }
         logger.info("Agent stopping")

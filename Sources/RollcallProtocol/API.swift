@@ -40,11 +40,17 @@ public struct DeviceSummary: Codable, Sendable, Equatable {
     public var lastSeen: Date
     /// Installed packages in the latest report.
     public var packageCount: Int
-    public var lastReportID: UUID
+    /// nil until the device's first report (it is listed from enrolment on).
+    public var lastReportID: UUID?
+    /// nil for a device that reported before agents enrolled; it can no longer report.
+    public var enrolledAt: Date?
+    /// Set by `rollcall devices revoke`: the device's requests are refused from then on.
+    public var revokedAt: Date?
 
     public init(
         id: String, hostname: String?, serial: String?, vendor: String?, model: String?, os: String?, kernel: String?,
-        virtualization: String?, firstSeen: Date, lastSeen: Date, packageCount: Int, lastReportID: UUID
+        virtualization: String?, firstSeen: Date, lastSeen: Date, packageCount: Int, lastReportID: UUID?,
+        enrolledAt: Date? = nil, revokedAt: Date? = nil
     ) {
         self.id = id
         self.hostname = hostname
@@ -58,17 +64,20 @@ public struct DeviceSummary: Codable, Sendable, Equatable {
         self.lastSeen = lastSeen
         self.packageCount = packageCount
         self.lastReportID = lastReportID
+        self.enrolledAt = enrolledAt
+        self.revokedAt = revokedAt
     }
 }
 
 /// A device with its latest full snapshot.
 public struct DeviceDetail: Codable, Sendable, Equatable {
     public var summary: DeviceSummary
-    public var latestReport: InventoryReport
+    /// nil until the device's first report.
+    public var latestReport: InventoryReport?
     /// Ids of every report stored for this device, oldest first.
     public var reportIDs: [UUID]
 
-    public init(summary: DeviceSummary, latestReport: InventoryReport, reportIDs: [UUID]) {
+    public init(summary: DeviceSummary, latestReport: InventoryReport?, reportIDs: [UUID]) {
         self.summary = summary
         self.latestReport = latestReport
         self.reportIDs = reportIDs

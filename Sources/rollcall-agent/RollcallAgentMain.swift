@@ -23,6 +23,9 @@ enum RollcallAgentMain {
                 writeOut(InventoryCollector.agentVersion + "\n")
             case .inventory(let root, let compact):
                 try inventory(root: root, compact: compact)
+            case .enrol(let url, let token, let fingerprint, let caFile, let allowPlainHTTP, let config):
+                try enrol(url: url, token: token, fingerprint: fingerprint, caFile: caFile, allowPlainHTTP: allowPlainHTTP,
+                          configuration: try loadConfiguration(config, missingIsDefault: true))
             case .status(let config, let json):
                 try status(configuration: try loadConfiguration(config), json: json)
             case .run(let config, let once, let deadline):
@@ -35,9 +38,11 @@ enum RollcallAgentMain {
         }
     }
 
-    static func loadConfiguration(_ path: String) throws -> AgentConfiguration {
+    /// `missingIsDefault`: enrolment may come before anyone writes agent.toml; the defaults then apply.
+    static func loadConfiguration(_ path: String, missingIsDefault: Bool = false) throws -> AgentConfiguration {
         switch FileSystemRoot.system.readText(path) {
         case .success(let text): return try AgentConfiguration.parse(text, source: path)
+        case .failure(let failure) where failure.isMissing && missingIsDefault: return AgentConfiguration()
         case .failure(let failure): throw AgentCommandLine.UsageError(message: "Cannot read \(path): \(failure.reason).")
         }
     }
@@ -70,6 +75,19 @@ enum RollcallAgentMain {
         try await task.value
     }
 
+    static func enrol(url: String, token: String, fingerprint: String?, caFile: String?, allowPlainHTTP: Bool,
+                      configuration: AgentConfiguration) throws {
+        let identity = InventoryCollector(root: FileSystemRoot(configuration.root)).identity()
+        let record = try AgentEnrolment(configuration: configuration).enrol(
+            url: url, token: token, fingerprint: fingerprint, caFile: caFile, allowPlainHTTP: allowPlainHTTP, identity: identity)
+        var text = "Enrolled with \(record.controllerURL) as device \(record.deviceID).\n"
+        text += "Private key: \(configuration.keyPath) (mode 0600); enrolment: \(configuration.enrolmentPath).\n"
+        if record.fingerprint == nil, caFile == nil, configuration.controllerCAFile == nil, configuration.controllerFingerprint == nil, url.hasPrefix("https") {
+            text += "The controller's certificate was checked against the system's CAs.\n"
+        }
+        writeOut(text)
+    }
+
     static func status(configuration: AgentConfiguration, json: Bool) throws {
         let status: Outbox.Status
         do {
@@ -77,14 +95,36 @@ enum RollcallAgentMain {
         } catch {
             throw AgentCommandLine.UsageError(message: "Cannot open the outbox \(configuration.outboxPath): \(error)")
         }
+        let enrolment = try? AgentEnrolment(configuration: configuration).load()?.record
         if json {
-            var data = try RollcallJSON.encoder(pretty: true).encode(status)
+            struct Output: Encodable {
+                var status: Outbox.Status
+                var enrolment: EnrolmentRecord?
+                func encode(to encoder: any Encoder) throws {
+                    try status.encode(to: encoder)
+                    var container = encoder.container(keyedBy: Key.self)
+                    try container.encodeIfPresent(enrolment, forKey: Key(stringValue: "enrolment")!)
+                }
+                struct Key: CodingKey {
+                    var stringValue: String
+                    var intValue: Int? { nil }
+                    init?(stringValue: String) { self.stringValue = stringValue }
+                    init?(intValue: Int) { nil }
+                }
+            }
+            var data = try RollcallJSON.encoder(pretty: true).encode(Output(status: status, enrolment: enrolment))
             data.append(0x0A)
             writeOut(data)
             return
         }
         func show(_ date: Date?) -> String { date.map { $0.formatted(.iso8601) } ?? "never" }
-        var text = "Controller:        \(configuration.controllerURL ?? "(not configured)")\n"
+        var text = "Controller:        \(configuration.controllerURL ?? enrolment?.controllerURL ?? "(not configured)")\n"
+        if let enrolment {
+            text += "Enrolment:         device \(enrolment.deviceID) since \(show(enrolment.enrolledAt))"
+            text += (enrolment.fingerprint.map { ", pinned certificate \($0)" } ?? "") + "\n"
+        } else {
+            text += "Enrolment:         not enrolled (rollcall-agent enrol URL --token TOKEN)\n"
+        }
         text += "Outbox:            \(configuration.outboxPath)\n"
         text += "Queued reports:    \(status.pending)" + (status.oldestPendingQueuedAt.map { " (oldest queued \(show($0)))" } ?? "") + "\n"
         text += "Rejected reports:  \(status.rejected)\n"

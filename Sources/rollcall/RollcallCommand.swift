@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import NIOSSL
 import Logging
 import RollcallController
 import RollcallProtocol
@@ -12,7 +13,7 @@ struct RollcallCommand: AsyncParsableCommand {
         abstract: "Rollcall controller: receives agent reports and produces the school's compliance reports.",
         version: "0.1.0",
         subcommands: [
-            Serve.self, Devices.self, Directory.self, Accounts.self, Passwords.self, PlanCommand.self, Audit.self, Report.self,
+            Serve.self, EnrolToken.self, Devices.self, Directory.self, Accounts.self, Passwords.self, PlanCommand.self, Audit.self, Report.self,
         ])
 }
 
@@ -59,11 +60,29 @@ struct Serve: AsyncParsableCommand {
         var configuration = try options.load()
         if let port { configuration.port = port }
         let logger = makeLogger("rollcall")
+        var tls: TLSConfiguration?
+        var notice = ""
+        if configuration.tls.plainHTTP {
+            logger.warning("Serving plain HTTP because [tls] plain_http = true: reports and enrolment tokens cross the network unencrypted. Use this only on loopback for a demo.")
+        } else {
+            let certificate: ControllerCertificate
+            do {
+                certificate = try ControllerCertificate.load(configuration)
+                tls = try certificate.serverConfiguration()
+            } catch {
+                throw ValidationError(error.description)
+            }
+            if certificate.created {
+                notice += "rollcall created a self-signed TLS certificate: \(certificate.certificatePath)\n"
+            }
+            notice += "rollcall TLS certificate SHA-256 fingerprint: \(certificate.fingerprint)\n"
+        }
         let store = try await options.openStore(configuration, logger: logger)
         let host = configuration.host
-        let app = buildApplication(configuration: configuration, store: store, logger: logger) { channel in
-            // One parseable line so scripts and tests learn the port when it was 0.
-            let line = "rollcall listening on http://\(host):\(channel.localAddress?.port ?? 0)\n"
+        let scheme = tls == nil ? "http" : "https"
+        let app = try buildApplication(configuration: configuration, store: store, tls: tls, logger: logger) { [notice] channel in
+            // Parseable lines so scripts and tests learn the port (when it was 0) and the fingerprint agents pin.
+            let line = notice + "rollcall listening on \(scheme)://\(host):\(channel.localAddress?.port ?? 0)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         }
         try await app.runService()
@@ -76,7 +95,29 @@ enum ListFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 struct Devices: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Devices that have reported.", subcommands: [List.self], defaultSubcommand: List.self)
+    static let configuration = CommandConfiguration(
+        abstract: "Enrolled workstations and what they reported.", subcommands: [List.self, Revoke.self], defaultSubcommand: List.self)
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Refuse every further request from a device (a lost or stolen laptop, a rebuilt PC).")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Argument(help: "The device id, from `rollcall devices list`.")
+        var id: String
+
+        func run() async throws {
+            let configuration = try options.load()
+            let store = try await options.openStore(configuration, logger: quietLogger())
+            let outcome = try await store.revokeDevice(id: id)
+            await store.close()
+            switch outcome {
+            case .revoked: print("Device \(id) revoked: its requests are refused from now on. Its history stays; enrol the machine again to restore it.")
+            case .alreadyRevoked(let at): print("Device \(id) was already revoked at \(at.formatted(.iso8601)).")
+            case .unknown: throw ValidationError("No enrolled device \(id); `rollcall devices list` shows them.")
+            }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every device with its latest facts.")
@@ -88,7 +129,7 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try options.load()
-            let store = try await options.openStore(configuration, logger: Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let store = try await options.openStore(configuration, logger: quietLogger())
             let devices = try await store.devices()
             await store.close()
             let report = ComplianceReport(devices: devices)
@@ -101,11 +142,17 @@ struct Devices: AsyncParsableCommand {
                 let rows = devices.map { device in
                     [device.hostname ?? "-", device.serial ?? "-", [device.vendor, device.model].compactMap { $0 }.joined(separator: " "),
                      device.os ?? "-", device.virtualization ?? "-", device.lastSeen.formatted(Date.ISO8601FormatStyle()),
-                     String(device.packageCount), device.id]
+                     String(device.packageCount), Self.enrolment(device), device.id]
                 }
-                print(TextTable.render(headers: ["HOSTNAME", "SERIAL", "MODEL", "OS", "VIRTUALIZATION", "LAST SEEN", "PACKAGES", "DEVICE ID"], rows: rows), terminator: "")
-                if devices.isEmpty { print("No device has reported yet.") }
+                print(TextTable.render(headers: ["HOSTNAME", "SERIAL", "MODEL", "OS", "VIRTUALIZATION", "LAST SEEN", "PACKAGES", "ENROLMENT", "DEVICE ID"], rows: rows), terminator: "")
+                if devices.isEmpty { print("No device has enrolled yet.") }
             }
+        }
+
+        static func enrolment(_ device: DeviceSummary) -> String {
+            if let revoked = device.revokedAt { return "revoked " + String(revoked.formatted(Date.ISO8601FormatStyle()).prefix(10)) }
+            if device.enrolledAt != nil { return device.lastReportID == nil ? "enrolled, no report yet" : "enrolled" }
+            return "not enrolled"
         }
     }
 }

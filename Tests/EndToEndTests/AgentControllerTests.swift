@@ -19,9 +19,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
     try runProgram(executable, arguments, discardingStandardError: true)
 }
 
-/// GET through curl, the way a technician's script would fetch it.
-func get(_ url: String) throws -> Data {
-    let result = try run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "10", url])
+/// GET through curl, the way a technician's script would fetch it; `caFile` verifies the controller's certificate.
+func get(_ url: String, caFile: String? = nil) throws -> Data {
+    let result = try run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "10"] + (caFile.map { ["--cacert", $0] } ?? []) + [url])
     guard result.status == 0 else { throw ProgramFailure(description: "GET \(url) failed (curl exit \(result.status))") }
     return Data(result.output.utf8)
 }
@@ -32,7 +32,10 @@ struct Setup {
     let port: Int
     var controllerConfig: String { directory.appendingPathComponent("controller.toml").path }
     var agentConfig: String { directory.appendingPathComponent("agent.toml").path }
-    var base: String { "http://127.0.0.1:\(port)" }
+    var base: String { "https://127.0.0.1:\(port)" }
+    /// The controller's self-signed certificate, made on its first start; curl trusts it for 127.0.0.1.
+    var certificate: String { directory.appendingPathComponent("tls/controller.crt").path }
+    var agentState: String { directory.appendingPathComponent("agent-state").path }
 
     init(port: Int, interval: String = "1h") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-e2e-\(UUID().uuidString)")
@@ -45,9 +48,8 @@ struct Setup {
             [store]
             path = "controller.sqlite"
             """.write(toFile: controllerConfig, atomically: true, encoding: .utf8)
+        // No URL: the agent uses the one it enrolled with, and pins the fingerprint given at enrolment.
         try """
-            [controller]
-            url = "http://127.0.0.1:\(port)"
             [agent]
             interval = "\(interval)"
             state_dir = "\(directory.appendingPathComponent("agent-state").path)"
@@ -57,11 +59,34 @@ struct Setup {
             """.write(toFile: agentConfig, atomically: true, encoding: .utf8)
     }
 
-    func startController() throws -> Child {
-        let child = try Child(Binaries.controller, ["serve", "--config", controllerConfig], in: directory, name: "controller-\(UUID().uuidString.prefix(4))")
+    func startController(environment: [String: String]? = nil) throws -> Child {
+        let child = try Child(Binaries.controller, ["serve", "--config", controllerConfig], in: directory,
+                              name: "controller-\(UUID().uuidString.prefix(4))", environment: environment)
         let up = eventually(20) { child.stdout.contains("rollcall listening on") }
         guard up else { throw ProgramFailure(description: "controller did not start: \(child.stderr)") }
         return child
+    }
+
+    /// The fingerprint line `rollcall serve` printed.
+    func fingerprint(of controller: Child) throws -> String {
+        guard let line = controller.stdout.split(separator: "\n").first(where: { $0.contains("fingerprint: ") }) else {
+            throw ProgramFailure(description: "controller printed no fingerprint: \(controller.stdout)")
+        }
+        return String(line.split(separator: " ").last ?? "")
+    }
+
+    /// `rollcall enrol-token create` then `rollcall-agent enrol`, as the technician does; returns the device id.
+    @discardableResult
+    func enrol(controller: Child, environment: [String: String]? = nil) throws -> (deviceID: String, token: String, agentOutput: String) {
+        let created = try runProgram(Binaries.controller, ["enrol-token", "create", "--format", "json", "--config", controllerConfig], discardingStandardError: true)
+        guard created.status == 0, let json = try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any],
+              let token = json["token"] as? String else { throw ProgramFailure(description: "enrol-token create failed: \(created.output)") }
+        let agent = try Child(Binaries.agent, ["enrol", base, "--token", token, "--fingerprint", try fingerprint(of: controller), "--config", agentConfig],
+                              in: directory, name: "enrol-\(UUID().uuidString.prefix(4))", environment: environment)
+        guard agent.wait() == 0 else { throw ProgramFailure(description: "rollcall-agent enrol failed: \(agent.stderr)") }
+        guard let range = agent.stdout.range(of: "as device ") else { throw ProgramFailure(description: "enrol printed: \(agent.stdout)") }
+        let id = agent.stdout[range.upperBound...].prefix(while: { $0.isHexDigit })
+        return (String(id), token, agent.stdout + agent.stderr)
     }
 
     func agentStatus() throws -> (pending: Int, ids: [String]) {
@@ -86,29 +111,30 @@ struct AgentControllerTests {
         defer { setup.cleanUp() }
         let controller = try setup.startController()
         defer { controller.kill(SIGTERM) }
+        let deviceID = try setup.enrol(controller: controller).deviceID
 
         let agent = try Child(Binaries.agent, ["run", "--once", "--config", setup.agentConfig], in: setup.directory, name: "agent")
         #expect(agent.wait() == 0, "\(agent.stderr)")
 
         let machineID = try String(contentsOfFile: "/etc/machine-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: try get("\(setup.base)/api/v1/devices"))
+        let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: try get("\(setup.base)/api/v1/devices", caFile: setup.certificate))
         let device = try #require(devices.first)
         #expect(devices.count == 1)
-        #expect(device.id == machineID)
+        #expect(device.id == deviceID)
         let hostname = try String(contentsOfFile: "/etc/hostname", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(device.hostname == hostname)
         let dpkgCount = try run("/usr/bin/dpkg-query", ["-W", "-f=${db:Status-Status}\n"]).output.split(separator: "\n").filter { $0 == "installed" }.count
         #expect(device.packageCount == dpkgCount)
 
-        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(machineID)"))
-        #expect(detail.latestReport.agent.machineID == machineID)
+        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(deviceID)", caFile: setup.certificate))
+        #expect(detail.latestReport?.agent.machineID == machineID)
 
         let csv = try run(Binaries.controller, ["report", "--format", "csv", "--config", setup.controllerConfig])
         #expect(csv.status == 0)
-        #expect(csv.output.contains(machineID))
+        #expect(csv.output.contains(deviceID))
         #expect(csv.output.contains("\(hostname),"))
         let list = try run(Binaries.controller, ["devices", "list", "--format", "json", "--config", setup.controllerConfig])
-        #expect(try RollcallJSON.decoder().decode([DeviceSummary].self, from: Data(list.output.utf8)).map(\.id) == [machineID])
+        #expect(try RollcallJSON.decoder().decode([DeviceSummary].self, from: Data(list.output.utf8)).map(\.id) == [deviceID])
         let status = try setup.agentStatus()
         #expect(status.pending == 0)
     }
@@ -117,12 +143,16 @@ struct AgentControllerTests {
     func outboxSurvivesKill() throws {
         let setup = try Setup(port: try freePort(), interval: "1s")
         defer { setup.cleanUp() }
+        let enrolling = try setup.startController()
+        let deviceID = try setup.enrol(controller: enrolling).deviceID
+        enrolling.kill(SIGTERM)
+        _ = enrolling.wait()
 
         // Controller down: the agent collects every second and queues.
         let first = try Child(Binaries.agent, ["run", "--config", setup.agentConfig], in: setup.directory, name: "agent-1")
         let queued = try eventually(30) { try setup.agentStatus().pending >= 3 }
         first.kill(SIGKILL)
-        #expect(queued)
+        #expect(queued, "agent log: \(first.stderr)")
         let idsBeforeKill = try setup.agentStatus().ids
         #expect(idsBeforeKill.count >= 3)
 
@@ -134,8 +164,7 @@ struct AgentControllerTests {
         second.kill(SIGTERM)
         #expect(drained, "agent log: \(second.stderr)")
 
-        let machineID = try String(contentsOfFile: "/etc/machine-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(machineID)"))
+        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(deviceID)", caFile: setup.certificate))
         let stored = detail.reportIDs.map(\.uuidString)
         for id in idsBeforeKill {
             #expect(stored.filter { $0 == id }.count == 1, "report \(id) stored \(stored.filter { $0 == id }.count) times")
@@ -147,10 +176,77 @@ struct AgentControllerTests {
     func unreachableController() throws {
         let setup = try Setup(port: try freePort())
         defer { setup.cleanUp() }
+        let controller = try setup.startController()
+        try setup.enrol(controller: controller)
+        controller.kill(SIGTERM)
+        _ = controller.wait()
         let agent = try Child(Binaries.agent, ["run", "--once", "--deadline", "2", "--config", setup.agentConfig], in: setup.directory, name: "agent")
         #expect(agent.wait() != 0)
-        #expect(agent.stderr.contains("Cannot reach the controller at http://127.0.0.1:\(setup.port)/api/v1/reports"))
+        #expect(agent.stderr.contains("Cannot reach the controller at https://127.0.0.1:\(setup.port)/api/v1/reports"))
         #expect(try setup.agentStatus().pending == 1)
+    }
+
+    @Test("a whole enrol-and-report cycle at trace level never logs the token or the agent's key")
+    func secretsNeverLogged() throws {
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let trace = ["ROLLCALL_LOG_LEVEL": "trace"]
+        let controller = try setup.startController(environment: trace)
+        let enrolment = try setup.enrol(controller: controller, environment: trace)
+        let agent = try Child(Binaries.agent, ["run", "--once", "--config", setup.agentConfig], in: setup.directory, name: "agent", environment: trace)
+        #expect(agent.wait() == 0, "\(agent.stderr)")
+        let status = try run(Binaries.agent, ["status", "--config", setup.agentConfig, "--format", "json"])
+        controller.kill(SIGTERM)
+        _ = controller.wait()
+
+        let key = try Data(contentsOf: URL(fileURLWithPath: setup.agentState + "/agent.key"))
+        #expect(key.count == 32)
+        let mode = try FileManager.default.attributesOfItem(atPath: setup.agentState + "/agent.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let secrets = [enrolment.token, String(enrolment.token.dropFirst(4)), key.base64EncodedString(),
+                       key.map { String(format: "%02x", $0) }.joined(), key.map { String(format: "%02X", $0) }.joined()]
+        let logs = [controller.stdout, controller.stderr, enrolment.agentOutput, agent.stdout, agent.stderr, status.output]
+        #expect(controller.stderr.contains("Device enrolled") && controller.stderr.contains("Report received"), "trace logs were captured")
+        for secret in secrets {
+            #expect(!logs.contains { $0.contains(secret) }, "a secret (\(secret.prefix(6))…) appears in the logs")
+        }
+        let store = try String(contentsOfFile: setup.directory.appendingPathComponent("controller.sqlite").path, encoding: .isoLatin1)
+        #expect(!store.contains(enrolment.token), "the store keeps only the token's hash")
+    }
+
+    @Test("`rollcall devices revoke` stops the agent's reports at once; they stay queued on the workstation")
+    func revokedAgent() throws {
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let controller = try setup.startController()
+        defer { controller.kill(SIGTERM) }
+        let deviceID = try setup.enrol(controller: controller).deviceID
+        let revoke = try run(Binaries.controller, ["devices", "revoke", deviceID, "--config", setup.controllerConfig])
+        #expect(revoke.status == 0 && revoke.output.contains("revoked"))
+        let agent = try Child(Binaries.agent, ["run", "--once", "--deadline", "2", "--config", setup.agentConfig], in: setup.directory, name: "agent")
+        #expect(agent.wait() != 0)
+        #expect(agent.stderr.contains("device_revoked"), "\(agent.stderr)")
+        #expect(try setup.agentStatus().pending == 1)
+        let list = try run(Binaries.controller, ["devices", "list", "--config", setup.controllerConfig])
+        #expect(list.output.contains("revoked"))
+    }
+
+    @Test("enrolment refuses a controller whose certificate does not match the pin, and plain HTTP unless allowed; nothing is kept")
+    func enrolmentTrust() throws {
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let controller = try setup.startController()
+        defer { controller.kill(SIGTERM) }
+        let wrongPin = String(repeating: "AB:", count: 31) + "AB"
+        let pinned = try Child(Binaries.agent, ["enrol", setup.base, "--token", "rct_x", "--fingerprint", wrongPin, "--config", setup.agentConfig],
+                               in: setup.directory, name: "pin")
+        #expect(pinned.wait() == 1)
+        #expect(pinned.stderr.contains(try setup.fingerprint(of: controller)), "names the fingerprint presented: \(pinned.stderr)")
+        let plain = try Child(Binaries.agent, ["enrol", "http://127.0.0.1:\(setup.port)", "--token", "rct_x", "--config", setup.agentConfig],
+                              in: setup.directory, name: "plain")
+        #expect(plain.wait() == 1)
+        #expect(plain.stderr.contains("plain HTTP"))
+        #expect(!FileManager.default.fileExists(atPath: setup.agentState + "/agent.key"))
     }
 
     @Test("a usage mistake exits 64 with the message on standard error; a bad config names file and line")

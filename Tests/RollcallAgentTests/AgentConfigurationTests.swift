@@ -11,7 +11,7 @@ struct AgentConfigurationTests {
     func sampleParses() throws {
         let text = try String(contentsOfFile: Self.samplePath, encoding: .utf8)
         let configuration = try AgentConfiguration.parse(text, source: Self.samplePath)
-        #expect(configuration.controllerURL == "http://rollcall.school.lan:8080")
+        #expect(configuration.controllerURL == nil && configuration.controllerFingerprint == nil && !configuration.allowPlainHTTP)
         #expect(configuration.intervalSeconds == 3600)
         #expect(configuration.uploadTimeoutSeconds == 15)
         #expect(configuration.maxBackoffSeconds == 300)
@@ -26,6 +26,8 @@ struct AgentConfigurationTests {
         ("[agent]\ninterval = \"soon\"\n", "agent.toml:2:1: 'agent.interval' must be a duration"),
         ("[upload]\ntimeout = \"5s\"\ntimeout = \"6s\"\n", "agent.toml:3:1: 'upload.timeout' is set twice"),
         ("[agent]\nroot = { a = 1 }\n", "agent.toml:2:8: inline tables are not supported"),
+        ("[controller]\nfingerprint = \"AB:CD\"\n", "agent.toml:2:1: 'controller.fingerprint' must be the 64 hex digits"),
+        ("[controller]\nallow_plain_http = \"yes\"\n", "agent.toml:2:1: 'controller.allow_plain_http' must be true or false"),
     ])
     func errorsArePlaced(text: String, expected: String) {
         #expect {

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -13,19 +15,31 @@ struct ControllerFixture {
     let store: ControllerStore
     let configuration: ControllerConfiguration
 
-    static func make(maxReportBytes: Int = 8 << 20) async throws -> ControllerFixture {
+    static func make(maxReportBytes: Int = 8 << 20, requestsPerMinute: Int = 600) async throws -> ControllerFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-ctl-\(UUID().uuidString)")
         var configuration = ControllerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.storePath = directory.appendingPathComponent("controller.sqlite").path
         configuration.maxReportBytes = maxReportBytes
+        configuration.requestsPerMinute = requestsPerMinute
         let store = try await ControllerStore.open(path: configuration.storePath, logger: Logger(label: "test"))
         return ControllerFixture(directory: directory, store: store, configuration: configuration)
     }
 
-    func app() -> some ApplicationProtocol {
-        buildApplication(configuration: configuration, store: store, logger: Logger(label: "test"))
+    /// Plain HTTP: these tests are about the API; TLS is tested with the real agent and curl.
+    func app() throws -> some ApplicationProtocol {
+        try buildApplication(configuration: configuration, store: store, tls: nil, logger: Logger(label: "test"))
+    }
+
+    /// A device enrolled through the store with a fresh key, as `rollcall-agent enrol` would leave it.
+    func enrolledAgent(machineID: String = "3d1219c7c4c5404aaa1f6d2a48adfda4") async throws -> TestAgent {
+        let token = try await store.createEnrolmentToken(uses: 1, expiresAt: Date().addingTimeInterval(600))
+        let key = Curve25519.Signing.PrivateKey()
+        let request = EnrolmentRequest(token: token.secret, publicKey: key.publicKey.rawRepresentation.base64EncodedString(),
+                                       machineID: machineID, hostname: "test-pc", agentVersion: "test")
+        let response = try await store.enrol(request, publicKey: Array(key.publicKey.rawRepresentation))
+        return TestAgent(deviceID: response.deviceID, key: key)
     }
 
     func tearDown() async {
@@ -55,6 +69,36 @@ func sampleReport(machineID: String = "3d1219c7c4c5404aaa1f6d2a48adfda4", hostna
         absent: [])
 }
 
+/// Signs requests the way the agent does (``RequestSignature``), with knobs to get each part wrong.
+struct TestAgent {
+    let deviceID: String
+    let key: Curve25519.Signing.PrivateKey
+
+    func headers(for body: ByteBuffer, path: String = "/api/v1/reports", method: String = "POST", deviceID: String? = nil,
+                 timestamp: Int64 = Int64(Date().timeIntervalSince1970), nonce: String = TestAgent.nonce()) throws -> HTTPFields {
+        let device = deviceID ?? self.deviceID
+        let digest = SHA256.hash(data: Array(body.readableBytesView)).map { String(format: "%02x", $0) }.joined()
+        let canonical = RequestSignature.canonical(method: method, path: path, deviceID: device, timestamp: timestamp, nonce: nonce, bodyDigest: digest)
+        var fields = HTTPFields()
+        fields[HTTPField.Name(RequestSignature.deviceHeader)!] = device
+        fields[HTTPField.Name(RequestSignature.timestampHeader)!] = String(timestamp)
+        fields[HTTPField.Name(RequestSignature.nonceHeader)!] = nonce
+        fields[HTTPField.Name(RequestSignature.signatureHeader)!] = try key.signature(for: canonical).base64EncodedString()
+        return fields
+    }
+
+    static func nonce() -> String {
+        (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+}
+
+extension TestClientProtocol {
+    /// POSTs a report signed by `agent`.
+    func postReport<Return>(_ body: ByteBuffer, by agent: TestAgent, testCallback: @escaping (TestResponse) async throws -> Return) async throws -> Return {
+        try await execute(uri: "/api/v1/reports", method: .post, headers: try agent.headers(for: body), body: body, testCallback: testCallback)
+    }
+}
+
 func encode(_ report: InventoryReport) throws -> ByteBuffer {
     ByteBuffer(bytes: try RollcallJSON.encoder().encode(report))
 }
@@ -69,13 +113,14 @@ struct ReportsAPITests {
     func idempotentIngest() async throws {
         let fixture = try await ControllerFixture.make()
         let report = sampleReport()
+        let agent = try await fixture.enrolledAgent()
         try await fixture.app().test(.live) { client in
-            try await client.execute(uri: "/api/v1/reports", method: .post, body: try encode(report)) { response in
+            try await client.postReport(try encode(report), by: agent) { response in
                 #expect(response.status == .created)
                 let receipt = try RollcallJSON.decoder().decode(ReportReceipt.self, from: Data(buffer: response.body))
-                #expect(receipt == ReportReceipt(reportID: report.reportID, deviceID: report.agent.machineID, outcome: .stored))
+                #expect(receipt == ReportReceipt(reportID: report.reportID, deviceID: agent.deviceID, outcome: .stored))
             }
-            try await client.execute(uri: "/api/v1/reports", method: .post, body: try encode(report)) { response in
+            try await client.postReport(try encode(report), by: agent) { response in
                 #expect(response.status == .ok)
                 let checked = try RollcallJSON.decoder().decode(ReportReceipt.self, from: Data(buffer: response.body)).outcome
                 #expect(checked == .duplicate)
@@ -86,7 +131,7 @@ struct ReportsAPITests {
                 #expect(devices.first?.serial == "5CG3281XYZ")
                 #expect(devices.first?.packageCount == 2)
             }
-            try await client.execute(uri: "/api/v1/devices/\(report.agent.machineID)", method: .get) { response in
+            try await client.execute(uri: "/api/v1/devices/\(agent.deviceID)", method: .get) { response in
                 let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: Data(buffer: response.body))
                 #expect(detail.latestReport == report)
                 #expect(detail.reportIDs == [report.reportID])
@@ -106,8 +151,8 @@ struct ReportsAPITests {
         let fixture = try await ControllerFixture.make()
         let newer = sampleReport(hostname: "renamed-pc", collectedAt: Date(timeIntervalSince1970: 1_795_100_000))
         let older = sampleReport(hostname: "old-name", collectedAt: Date(timeIntervalSince1970: 1_795_000_000))
-        _ = try await fixture.store.ingest(newer, body: "{}")
-        _ = try await fixture.store.ingest(older, body: "{}")
+        _ = try await fixture.store.ingest(newer, body: "{}", deviceID: "d1")
+        _ = try await fixture.store.ingest(older, body: "{}", deviceID: "d1")
         let devices = try await fixture.store.devices()
         #expect(devices.map(\.hostname) == ["renamed-pc"])
         #expect(try await fixture.store.reportCount() == 2)
@@ -125,15 +170,16 @@ struct ReportsAPITests {
     @Test("bad bodies get a 4xx JSON error with a stable code and nothing is stored", arguments: badBodies)
     func badBodiesAreRefused(name: String, body: String, status: Int, code: String) async throws {
         let fixture = try await ControllerFixture.make()
+        let agent = try await fixture.enrolledAgent()
         try await fixture.app().test(.live) { client in
-            try await client.execute(uri: "/api/v1/reports", method: .post, body: ByteBuffer(string: body)) { response in
+            try await client.postReport(ByteBuffer(string: body), by: agent) { response in
                 #expect(response.status.code == status, "\(name)")
                 let checked = try decodeError(response.body).error.code
                 #expect(checked == code, "\(name)")
             }
         }
         #expect(try await fixture.store.reportCount() == 0)
-        #expect(try await fixture.store.devices().isEmpty)
+        #expect(try await fixture.store.devices().map(\.lastReportID) == [nil])
         await fixture.tearDown()
     }
 
@@ -145,8 +191,9 @@ struct ReportsAPITests {
         hardware["hostname"] = 42
         json["hardware"] = hardware
         let body = try JSONSerialization.data(withJSONObject: json)
+        let agent = try await fixture.enrolledAgent()
         try await fixture.app().test(.live) { client in
-            try await client.execute(uri: "/api/v1/reports", method: .post, body: ByteBuffer(bytes: body)) { response in
+            try await client.postReport(ByteBuffer(bytes: body), by: agent) { response in
                 #expect(response.status == .badRequest)
                 let message = try decodeError(response.body).error.message
                 #expect(message.contains("hardware.hostname"))
@@ -160,8 +207,9 @@ struct ReportsAPITests {
     @Test("a report without a usable machine id is refused as unidentified")
     func unidentifiedDevice() async throws {
         let fixture = try await ControllerFixture.make()
+        let agent = try await fixture.enrolledAgent()
         try await fixture.app().test(.live) { client in
-            try await client.execute(uri: "/api/v1/reports", method: .post, body: try encode(sampleReport(machineID: ""))) { response in
+            try await client.postReport(try encode(sampleReport(machineID: "")), by: agent) { response in
                 #expect(response.status == .unprocessableContent)
                 let checked = try decodeError(response.body).error.code
                 #expect(checked == "unidentified_device")
@@ -175,11 +223,12 @@ struct ReportsAPITests {
     func hugeBody() async throws {
         let fixture = try await ControllerFixture.make(maxReportBytes: 64 * 1024)
         let huge = ByteBuffer(repeating: UInt8(ascii: " "), count: 1 << 20)
+        let agent = try await fixture.enrolledAgent()
         try await fixture.app().test(.live) { client in
-            try await client.execute(uri: "/api/v1/reports", method: .post, body: huge) { response in
+            try await client.postReport(huge, by: agent) { response in
                 #expect(response.status == .contentTooLarge)
                 let error = try decodeError(response.body).error
-                #expect(error.code == "report_too_large")
+                #expect(error.code == "request_too_large")
                 #expect(error.message.contains("65536"))
             }
         }
@@ -190,7 +239,7 @@ struct ReportsAPITests {
     @Test("the report page serves HTML, CSV and JSON from the same rows")
     func reportFormats() async throws {
         let fixture = try await ControllerFixture.make()
-        _ = try await fixture.store.ingest(sampleReport(), body: "{}")
+        _ = try await fixture.store.ingest(sampleReport(), body: "{}", deviceID: "d1")
         try await fixture.app().test(.live) { client in
             try await client.execute(uri: "/report", method: .get) { response in
                 #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)

@@ -22,6 +22,15 @@ public struct InventoryCollector: Sendable {
     }
 
     /// Never throws: every unreadable fact is listed in ``InventoryReport/absent`` instead.
+    /// Just what enrolment needs: the machine id every report will carry, and the host name to show the technician.
+    public func identity() -> (machineID: String, hostname: String?) {
+        let reader = FactReader(root: root)
+        let osCollector = OperatingSystemCollector()
+        let machineID = osCollector.machineID(reader)
+            ?? SystemIdentityCollector().collect(reader).uuid.map { String($0.lowercased().filter { $0 != "-" }) } ?? ""
+        return (machineID, osCollector.hostname(reader))
+    }
+
     public func collect(now: Date = Date()) -> InventoryReport {
         let reader = FactReader(root: root)
         let osCollector = OperatingSystemCollector()

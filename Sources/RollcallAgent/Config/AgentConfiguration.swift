@@ -2,7 +2,10 @@
 ///
 /// ```toml
 /// [controller]
-/// url = "http://rollcall.school.lan:8080"
+/// url = "https://rollcall.school.lan:8443"   # default: the URL the agent enrolled with
+/// fingerprint = "AB:CD:…"                    # pin the controller's certificate (default: the one given at enrolment)
+/// ca_file = "/etc/rollcall/school-ca.pem"    # or trust a CA instead
+/// allow_plain_http = false                   # an http:// URL is refused unless this is true
 ///
 /// [agent]
 /// interval = "1h"            # how often to take an inventory snapshot
@@ -18,6 +21,11 @@
 /// ```
 public struct AgentConfiguration: Sendable, Equatable {
     public var controllerURL: String?
+    /// SHA-256 of the controller's certificate, as `rollcall serve` prints it.
+    public var controllerFingerprint: String?
+    /// PEM CA bundle that signed the controller's certificate.
+    public var controllerCAFile: String?
+    public var allowPlainHTTP = false
     public var intervalSeconds: Int = 3600
     public var stateDirectory: String = "/var/lib/rollcall"
     public var root: String = "/"
@@ -28,13 +36,17 @@ public struct AgentConfiguration: Sendable, Equatable {
     public init() {}
 
     public var outboxPath: String { stateDirectory + "/outbox.sqlite" }
+    /// The agent's Ed25519 private key, mode 0600.
+    public var keyPath: String { stateDirectory + "/agent.key" }
+    /// Which controller enrolled the agent, as which device.
+    public var enrolmentPath: String { stateDirectory + "/enrolment.json" }
 
     /// Parses the file's text; `source` names the file in error messages.
     public static func parse(_ text: String, source: String) throws(ConfigurationError) -> AgentConfiguration {
         let document = try TOMLDocument(parsing: text, source: source)
         var configuration = AgentConfiguration()
         let known: Set<String> = [
-            "controller.url", "agent.interval", "agent.state_dir", "agent.root", "upload.timeout", "upload.max_backoff",
+            "controller.url", "controller.fingerprint", "controller.ca_file", "controller.allow_plain_http", "agent.interval", "agent.state_dir", "agent.root", "upload.timeout", "upload.max_backoff",
             "outbox.max_pending_snapshots",
         ]
         for (key, entry) in document.values where !known.contains(key) {
@@ -42,6 +54,15 @@ public struct AgentConfiguration: Sendable, Equatable {
                                      message: "unknown setting '\(key)' (known: \(known.sorted().joined(separator: ", ")))")
         }
         configuration.controllerURL = try document.string("controller.url")
+        configuration.controllerFingerprint = try document.string("controller.fingerprint")
+        configuration.controllerCAFile = try document.string("controller.ca_file")
+        configuration.allowPlainHTTP = try document.boolean("controller.allow_plain_http") ?? false
+        if let fingerprint = configuration.controllerFingerprint, ControllerTrust.parseFingerprint(fingerprint) == nil {
+            throw document.error(at: "controller.fingerprint", "must be the 64 hex digits of a SHA-256 fingerprint, like the line `rollcall serve` prints")
+        }
+        if configuration.controllerFingerprint != nil, configuration.controllerCAFile != nil {
+            throw document.error(at: "controller.ca_file", "and controller.fingerprint are two ways to trust the controller; set one")
+        }
         if let value = try document.duration("agent.interval") { configuration.intervalSeconds = value }
         if let value = try document.string("agent.state_dir") { configuration.stateDirectory = value }
         if let value = try document.string("agent.root") { configuration.root = value }

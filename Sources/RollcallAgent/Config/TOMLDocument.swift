@@ -87,6 +87,12 @@ struct TOMLDocument {
         return number
     }
 
+    func boolean(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let entry = values[key] else { return nil }
+        guard case .boolean(let flag) = entry.value else { throw error(at: key, "must be true or false, not \(entry.value.typeName)") }
+        return flag
+    }
+
     /// A duration in seconds, written `90`, `"90s"`, `"15m"`, `"1h"` or `"7d"`.
     func duration(_ key: String) throws(ConfigurationError) -> Int? {
         guard let entry = values[key] else { return nil }

@@ -44,7 +44,9 @@ public final class Outbox {
     public init(path: String, maxPendingSnapshots: Int = 500) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path)
         self.maxPendingSnapshots = maxPendingSnapshots
-        try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;")
+        // busy_timeout first: switching a new file to WAL takes a lock, and `rollcall-agent status` may be reading
+        // the outbox at that very moment.
+        try database.execute("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
         try migrate()
     }
 

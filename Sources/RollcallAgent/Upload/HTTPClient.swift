@@ -8,16 +8,22 @@ public struct ControllerURL: Sendable, Equatable, CustomStringConvertible {
     public let port: UInt16
     /// Path prefix without a trailing slash (usually empty).
     public let basePath: String
+    /// `https://`: the client speaks TLS and checks the controller's certificate before sending anything.
+    public let isTLS: Bool
 
-    /// Accepts `http://host[:port][/prefix]`; IPv6 literals in brackets.
+    /// Accepts `http://host[:port][/prefix]` and `https://…`; IPv6 literals in brackets.
     public init(_ text: String) throws(UploadError) {
-        guard text.hasPrefix("http://") else {
-            if text.hasPrefix("https://") {
-                throw UploadError.unsupported(url: text, reason: "this agent build speaks plain HTTP only; TLS arrives with enrolment")
-            }
-            throw UploadError.unsupported(url: text, reason: "the controller URL must start with http://")
+        let scheme: String
+        if text.hasPrefix("https://") {
+            scheme = "https://"
+            isTLS = true
+        } else if text.hasPrefix("http://") {
+            scheme = "http://"
+            isTLS = false
+        } else {
+            throw UploadError.unsupported(url: text, reason: "the controller URL must start with https:// or http://")
         }
-        var rest = Substring(text.dropFirst("http://".count))
+        var rest = Substring(text.dropFirst(scheme.count))
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         var authority = rest[..<slash]
         rest = rest[slash...]
@@ -43,16 +49,18 @@ public struct ControllerURL: Sendable, Equatable, CustomStringConvertible {
             }
             self.port = port
         } else {
-            self.port = 80
+            self.port = isTLS ? 443 : 80
         }
         var path = String(rest)
         while path.hasSuffix("/") { path.removeLast() }
         basePath = path
     }
 
+    /// The host as it appears in a URL or a `Host` header: IPv6 literals in brackets.
+    var authorityHost: String { host.contains(":") ? "[\(host)]" : host }
+
     public var description: String {
-        let shownHost = host.contains(":") ? "[\(host)]" : host
-        return "http://\(shownHost):\(port)\(basePath)"
+        "\(isTLS ? "https" : "http")://\(authorityHost):\(port)\(basePath)"
     }
 }
 
@@ -68,14 +76,23 @@ public enum UploadError: Error, Sendable, CustomStringConvertible {
     case unreachable(url: String, reason: String)
     case timedOut(url: String, seconds: Int)
     case badResponse(url: String, reason: String)
+    /// The server at the URL is not the controller the agent was told to trust: nothing was sent to it.
+    case untrusted(url: String, reason: String)
 
     public var description: String {
         switch self {
-        case .unsupported(let url, let reason): "Cannot use controller URL \(url): \(reason)."
-        case .unreachable(let url, let reason): "Cannot reach the controller at \(url): \(reason). Is `rollcall serve` running and the port open?"
+        case .unsupported(let url, let reason): "Cannot use controller URL \(url): \(Self.sentence(reason))"
+        case .unreachable(let url, let reason): "Cannot reach the controller at \(url): \(Self.sentence(reason)) Is `rollcall serve` running and the port open?"
         case .timedOut(let url, let seconds): "The controller at \(url) did not answer within \(seconds) s."
-        case .badResponse(let url, let reason): "The controller at \(url) sent a response the agent cannot read: \(reason)."
+        case .badResponse(let url, let reason): "The controller at \(url) sent a response the agent cannot read: \(Self.sentence(reason))"
+        case .untrusted(let url, let reason): "The agent does not trust the server at \(url) and sent it nothing: \(Self.sentence(reason))"
         }
+    }
+
+    /// Ends a reason with a full stop unless it already ends a sentence (some reasons end in a question).
+    private static func sentence(_ reason: String) -> String {
+        guard let last = reason.last, !".?!".contains(last) else { return reason }
+        return reason + "."
     }
 }
 
@@ -84,22 +101,46 @@ public enum UploadError: Error, Sendable, CustomStringConvertible {
 /// Why our own: the agent talks to one server it knows, and URLSession (full Foundation, libcurl) or NIO would
 /// triple the agent's memory. It handles `Content-Length`, chunked bodies and reading to EOF, and enforces a
 /// connect timeout and a read/write timeout on every call.
+///
+/// For `https://` it speaks TLS through Debian's libssl (already on every machine, so no new package and little
+/// memory) and checks the controller per ``ControllerTrust`` before the first request byte leaves the machine.
 struct HTTPClient {
     let url: ControllerURL
     let timeoutSeconds: Int
+    let trust: ControllerTrust
     let maxResponseBytes = 4 << 20
+
+    init(url: ControllerURL, timeoutSeconds: Int, trust: ControllerTrust = .system) {
+        self.url = url
+        self.timeoutSeconds = timeoutSeconds
+        self.trust = trust
+    }
 
     func send(method: String, path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws(UploadError) -> HTTPResponse {
         let target = url.description + path
         let socket = try connect(target: target)
         defer { close(socket) }
-        var head = "\(method) \(url.basePath)\(path) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\n"
+        let stream: Stream
+        if url.isTLS {
+            stream = .tls(try TLSSession(socket: socket, host: url.host, trust: trust, target: target, timeoutSeconds: timeoutSeconds))
+        } else {
+            stream = .plain(socket)
+        }
+        var head = "\(method) \(url.basePath)\(path) HTTP/1.1\r\nHost: \(url.authorityHost):\(url.port)\r\n"
         head += "User-Agent: rollcall-agent/\(InventoryCollector.agentVersion)\r\nConnection: close\r\nAccept: application/json\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(body.count)\r\n\r\n"
-        try write(socket, Array(head.utf8) + body, target: target)
-        let raw = try readAll(socket, target: target)
+        try write(stream, Array(head.utf8) + body, target: target)
+        let raw = try readAll(stream, target: target)
+        if case .tls(let session) = stream { session.close() }
         return try Self.parse(raw, target: target)
+    }
+
+    /// The bytes under HTTP: the socket itself, or TLS over it. The socket stays owned by `send`, which closes it
+    /// after the TLS session (if any) is done with it.
+    private enum Stream {
+        case plain(Int32)
+        case tls(TLSSession)
     }
 
     private func connect(target: String) throws(UploadError) -> Int32 {
@@ -149,6 +190,13 @@ struct HTTPClient {
         throw UploadError.unreachable(url: target, reason: lastError)
     }
 
+    private func write(_ stream: Stream, _ bytes: [UInt8], target: String) throws(UploadError) {
+        switch stream {
+        case .plain(let fd): try write(fd, bytes, target: target)
+        case .tls(let session): try session.write(bytes)
+        }
+    }
+
     private func write(_ fd: Int32, _ bytes: [UInt8], target: String) throws(UploadError) {
         var offset = 0
         while offset < bytes.count {
@@ -164,17 +212,33 @@ struct HTTPClient {
         }
     }
 
-    private func readAll(_ fd: Int32, target: String) throws(UploadError) -> [UInt8] {
+    /// Reads what is available; 0 at the end of the stream.
+    private func read(_ stream: Stream, into chunk: inout [UInt8], target: String) throws(UploadError) -> Int {
+        switch stream {
+        case .tls(let session):
+            return try session.read(into: &chunk)
+        case .plain(let fd):
+            while true {
+                let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count >= 0 { return count }
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw UploadError.timedOut(url: target, seconds: timeoutSeconds) }
+                throw UploadError.unreachable(url: target, reason: "reading failed: \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    private func readAll(_ stream: Stream, target: String) throws(UploadError) -> [UInt8] {
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw UploadError.timedOut(url: target, seconds: timeoutSeconds) }
+            let count: Int
+            do {
+                count = try read(stream, into: &chunk, target: target)
+            } catch {
                 // A reset after a complete response (server closed first) still leaves a usable answer.
-                if !data.isEmpty, (try? Self.parse(data, target: target)) != nil { return data }
-                throw UploadError.unreachable(url: target, reason: "reading failed: \(String(cString: strerror(errno)))")
+                if case .unreachable = error, !data.isEmpty, (try? Self.parse(data, target: target)) != nil { return data }
+                throw error
             }
             if count == 0 { return data }
             data.append(contentsOf: chunk[0..<count])

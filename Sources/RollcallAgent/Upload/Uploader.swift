@@ -16,10 +16,12 @@ struct Uploader {
     }
 
     let client: HTTPClient
+    let credentials: AgentCredentials
     let logger: Logger
 
-    init(controller: ControllerURL, timeoutSeconds: Int, logger: Logger) {
-        self.client = HTTPClient(url: controller, timeoutSeconds: timeoutSeconds)
+    init(controller: ControllerURL, trust: ControllerTrust, credentials: AgentCredentials, timeoutSeconds: Int, logger: Logger) {
+        self.client = HTTPClient(url: controller, timeoutSeconds: timeoutSeconds, trust: trust)
+        self.credentials = credentials
         self.logger = logger
     }
 
@@ -27,10 +29,13 @@ struct Uploader {
         var delivered = 0
         while let entry = try outbox.nextPending() {
             let response: HTTPResponse
+            let path = "/api/v1/reports"
             do {
+                // Signed afresh on every attempt: each carries its own time and nonce.
+                let signature = credentials.signatureHeaders(method: "POST", path: client.url.basePath + path, body: entry.body)
                 response = try client.send(
-                    method: "POST", path: "/api/v1/reports",
-                    headers: [("Content-Type", "application/json"), ("X-Rollcall-Report-ID", entry.reportID.uuidString)],
+                    method: "POST", path: path,
+                    headers: [("Content-Type", "application/json"), ("X-Rollcall-Report-ID", entry.reportID.uuidString)] + signature,
                     body: entry.body)
             } catch {
                 try outbox.recordFailure(entry.reportID, error: error.description)
@@ -49,7 +54,9 @@ struct Uploader {
                 logger.debug("Report delivered", metadata: [
                     "agent.report.id": "\(entry.reportID)", "agent.report.outcome": "\(receipt.outcome.rawValue)",
                 ])
-            case 408, 429, 500...599:
+            case 401, 403, 408, 429, 500...599:
+                // 401/403 say who we are is not accepted (clock, revocation, a new controller), not that the report
+                // is bad: it stays queued for when the technician fixes that.
                 let reason = "controller answered \(response.status): \(Self.errorMessage(response))"
                 try outbox.recordFailure(entry.reportID, error: reason)
                 return .interrupted(delivered: delivered, reason: reason)

@@ -13,6 +13,13 @@ import TOMLKit
 ///
 /// [limits]
 /// max_report_bytes = 8388608
+/// requests_per_minute = 60
+/// idle_timeout_seconds = 30
+///
+/// [tls]
+/// certificate = "/etc/rollcall/tls/controller.crt"   # both absent: a self-signed pair made on first start
+/// private_key = "/etc/rollcall/tls/controller.key"
+/// plain_http = false                                 # true serves HTTP: only for a demo on loopback
 /// ```
 public struct ControllerConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
@@ -20,6 +27,13 @@ public struct ControllerConfiguration: Sendable, Equatable {
     public var storePath = "/var/lib/rollcall/controller.sqlite"
     /// An inventory of a desktop with 3,000 packages is ~400 KB; 8 MB leaves room and stops abuse.
     public var maxReportBytes = 8 << 20
+    /// Per enrolled device, and per address for requests that are not yet authenticated. An agent sends a report an
+    /// hour; 60 a minute lets one drain a week of queued snapshots in minutes and stops one from flooding the store.
+    public var requestsPerMinute = 60
+    /// A connection that sends nothing for this long is closed, so half-open connections cannot pile up.
+    public var idleTimeoutSeconds = 30
+    /// `[tls]`: the certificate the controller serves, or plain HTTP.
+    public var tls = TLSSettings()
     /// `[directory]`: where the school's accounts live; nil when the section is absent (no directory features).
     public var directory: DirectoryConfiguration?
     /// `[accounts]`: who is never touched, when an account is stale, how big a change may be.
@@ -50,7 +64,8 @@ public struct ControllerConfiguration: Sendable, Equatable {
         }
         var configuration = ControllerConfiguration()
         let known = [
-            "server": ["host", "port"], "store": ["path"], "limits": ["max_report_bytes"],
+            "server": ["host", "port"], "store": ["path"], "limits": ["max_report_bytes", "requests_per_minute", "idle_timeout_seconds"],
+            "tls": ["certificate", "private_key", "plain_http"],
             "directory": DirectoryConfiguration.keys, "accounts": AccountsPolicy.keys, "passwords": PasswordRotationPolicy.keys,
         ]
         for (section, value) in table {
@@ -81,6 +96,20 @@ public struct ControllerConfiguration: Sendable, Equatable {
             }
             configuration.maxReportBytes = bytes
         }
+        if let rate = try integer("limits", "requests_per_minute") {
+            guard rate >= 1 else { throw reader.fail("'limits.requests_per_minute' must be at least 1") }
+            configuration.requestsPerMinute = rate
+        }
+        if let seconds = try integer("limits", "idle_timeout_seconds") {
+            guard seconds >= 1 else { throw reader.fail("'limits.idle_timeout_seconds' must be at least 1") }
+            configuration.idleTimeoutSeconds = seconds
+        }
+        configuration.tls.certificatePath = try reader.path("tls", "certificate")
+        configuration.tls.privateKeyPath = try reader.path("tls", "private_key")
+        configuration.tls.plainHTTP = try reader.boolean("tls", "plain_http") ?? false
+        if (configuration.tls.certificatePath == nil) != (configuration.tls.privateKeyPath == nil) {
+            throw reader.fail("'tls.certificate' and 'tls.private_key' go together: set both, or neither for a self-signed pair")
+        }
         if table["directory"] != nil {
             configuration.directory = try DirectoryConfiguration(reader)
         }
@@ -88,6 +117,17 @@ public struct ControllerConfiguration: Sendable, Equatable {
         configuration.passwords = try PasswordRotationPolicy(reader)
         return configuration
     }
+}
+
+/// `[tls]`: which certificate `rollcall serve` presents.
+public struct TLSSettings: Sendable, Equatable {
+    /// PEM certificate (chain) and key; both nil means the self-signed pair next to the store.
+    public var certificatePath: String?
+    public var privateKeyPath: String?
+    /// Serve plain HTTP. Agents refuse it unless their own config allows it too.
+    public var plainHTTP = false
+
+    public init() {}
 }
 
 /// Typed access to `[section] key` values, with errors that name the setting.

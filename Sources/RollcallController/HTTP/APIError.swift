@@ -10,6 +10,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
+    /// Seconds for a `Retry-After` header (429).
+    public var retryAfter: Int?
 
     public init(_ status: HTTPResponse.Status, code: String, message: String) {
         self.status = status
@@ -21,6 +23,7 @@ public struct APIError: HTTPResponseError, Sendable {
         let data = (try? RollcallJSON.encoder().encode(APIErrorBody(code: code, message: message))) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -1,48 +1,102 @@
 import Foundation
 public import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 public import NIOCore
+public import NIOSSL
 import RollcallProtocol
 
 /// Builds the controller's HTTP application. `rollcall serve` runs it; tests call the same function.
 ///
+/// `tls` is the server side of TLS (``ControllerCertificate/serverConfiguration()``); nil serves plain HTTP, which
+/// only `[tls] plain_http = true` asks for.
+///
 /// For example:
 /// ```swift
 /// let store = try await ControllerStore.open(path: configuration.storePath, logger: logger)
-/// let app = buildApplication(configuration: configuration, store: store, logger: logger)
+/// let tls = try ControllerCertificate.load(configuration).serverConfiguration()
+/// let app = try buildApplication(configuration: configuration, store: store, tls: tls, logger: logger)
 /// try await app.runService()
 /// ```
 public func buildApplication(
-    configuration: ControllerConfiguration, store: ControllerStore, logger: Logger,
+    configuration: ControllerConfiguration, store: ControllerStore, tls: TLSConfiguration?, logger: Logger,
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, store: store)
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))))
     return Application(
         router: router,
+        server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "rollcall"),
         onServerRunning: onServerRunning,
         logger: logger)
 }
 
-public func buildRouter(configuration: ControllerConfiguration, store: ControllerStore) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
-    router.addMiddleware { LogRequestsMiddleware(.info) }
+/// Largest enrolment request: a token, a key, a machine id and a host name fit in well under 1 KB.
+let maxEnrolmentBytes = 16 * 1024
+
+public func buildRouter(configuration: ControllerConfiguration, store: ControllerStore) -> Router<ControllerRequestContext> {
+    let router = Router(context: ControllerRequestContext.self)
+    let limiter = RateLimiter(perMinute: configuration.requestsPerMinute)
+    router.addMiddleware {
+        LogRequestsMiddleware(.info)
+        JSONErrorMiddleware()
+    }
     router.get("/healthz") { _, _ in "ok\n" }
 
     let api = router.group("api/v1")
-    api.post("reports") { request, context -> Response in
-        let buffer: ByteBuffer
+    api.post("enrol") { request, context -> Response in
+        if let wait = await limiter.admit("address:" + context.remoteAddress) { throw APIError.rateLimited(retryAfter: wait) }
+        var request = request
+        let body: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: configuration.maxReportBytes)
+            body = try await request.collectBody(upTo: maxEnrolmentBytes)
         } catch is NIOTooManyBytesError {
-            throw APIError(.contentTooLarge, code: "report_too_large",
-                           message: "Report is larger than the controller's limit of \(configuration.maxReportBytes) bytes (limits.max_report_bytes in controller.toml).")
+            throw APIError(.contentTooLarge, code: "request_too_large", message: "An enrolment request is at most \(maxEnrolmentBytes) bytes.")
         }
+        let (enrolment, publicKey) = try EnrolmentValidation.decode(Data(buffer: body))
+        let response: EnrolmentResponse
+        do {
+            response = try await store.enrol(enrolment, publicKey: publicKey)
+        } catch let refusal as EnrolmentRefusal {
+            let code = switch refusal {
+            case .unknownToken: "unknown_token"
+            case .usedUp: "token_used"
+            case .expired: "token_expired"
+            case .revoked: "token_revoked"
+            case .invalidRequest: "malformed_enrolment"
+            }
+            context.logger.notice("Enrolment refused", metadata: ["ctl.enrol.refusal": "\(code)", "ctl.remote": "\(context.remoteAddress)"])
+            throw APIError(code == "malformed_enrolment" ? .badRequest : .unauthorized, code: code, message: refusal.description)
+        }
+        context.logger.notice("Device enrolled", metadata: [
+            "ctl.device.id": "\(response.deviceID)", "ctl.device.hostname": "\(enrolment.hostname ?? "-")", "ctl.remote": "\(context.remoteAddress)",
+        ])
+        return try jsonResponse(response, status: .created)
+    }
+
+    let agents = api.group().add(middleware: AgentAuthenticator(store: store, limiter: limiter, maxBodyBytes: configuration.maxReportBytes))
+    agents.post("reports") { request, context -> Response in
+        guard let device = context.device else {
+            throw APIError(.unauthorized, code: "unsigned_request", message: "Reports must be signed by an enrolled agent.")
+        }
+        // The authenticator has already read the body (within the size limit) to check its digest.
+        let buffer = try await request.body.collect(upTo: configuration.maxReportBytes)
         let body = Data(buffer: buffer)
         let report = try ReportDecoding.decode(body)
-        let receipt = try await store.ingest(report, body: String(decoding: body, as: UTF8.self))
+        guard report.agent.machineID == device.machineID else {
+            throw APIError(.forbidden, code: "wrong_device",
+                           message: "Device \(device.id) enrolled as machine \(device.machineID) cannot report for machine \(report.agent.machineID.prefix(64)). If /etc/machine-id was regenerated, enrol the workstation again.")
+        }
+        let receipt: ReportReceipt
+        do {
+            receipt = try await store.ingest(report, body: String(decoding: body, as: UTF8.self), deviceID: device.id)
+        } catch let error as StoreError where error.code == .conflict {
+            throw APIError(.conflict, code: "report_id_conflict", message: "Report id \(report.reportID) is already stored for another device; a report id is used once.")
+        }
         context.logger.info("Report received", metadata: [
-            "ctl.device.id": "\(receipt.deviceID)", "ctl.report.id": "\(receipt.reportID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
+            "ctl.report.id": "\(receipt.reportID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
         ])
         return try jsonResponse(receipt, status: receipt.outcome == .stored ? .created : .ok)
     }

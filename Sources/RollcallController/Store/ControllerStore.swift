@@ -81,12 +81,16 @@ public final class ControllerStore: @unchecked Sendable {
     /// A second delivery of the same id (the agent retried after a lost acknowledgement) changes nothing and
     /// answers ``ReportReceipt/Outcome/duplicate``. The device's summary and package list follow the newest
     /// snapshot by collection time, so a late delivery of an old report does not roll the device back.
-    public func ingest(_ report: InventoryReport, body: String, receivedAt: Date = Date()) async throws -> ReportReceipt {
-        let deviceID = report.agent.machineID
+    /// `deviceID` is the enrolled device the request was signed by; a report id already stored for another device
+    /// is a conflict and changes nothing.
+    public func ingest(_ report: InventoryReport, body: String, deviceID: String, receivedAt: Date = Date()) async throws -> ReportReceipt {
         let reportID = report.reportID.uuidString
         return try await transaction { db in
             if let existing = try await db.select().column("device_id").from("reports").where("id", .equal, reportID)
                 .first(decodingColumn: "device_id", as: String.self) {
+                guard existing == deviceID else {
+                    throw StoreError(code: .conflict, message: "report \(reportID) is already stored for another device")
+                }
                 return ReportReceipt(reportID: report.reportID, deviceID: existing, outcome: .duplicate)
             }
             let received = receivedAt.millisecondsSince1970
@@ -105,6 +109,7 @@ public final class ControllerStore: @unchecked Sendable {
                     model: hardware.system.product, os: hardware.os.prettyName, kernel: hardware.os.kernel,
                     virtualization: hardware.virtualization.summary, first_seen: received, last_seen: received,
                     last_collected_at: collected, package_count: report.software.installedCount, last_report_id: reportID)
+                // The enrolment columns are not in the row, so the upsert leaves them as they are.
                 try await db.insert(into: "devices").model(row)
                     .onConflict(with: ["id"]) { conflict in
                         try conflict.set(excludedContentOf: row) .set("first_seen", to: SQLColumn("first_seen", table: "devices"))
@@ -130,24 +135,28 @@ public final class ControllerStore: @unchecked Sendable {
 
     public func devices() async throws -> [DeviceSummary] {
         try await withConnection { db in
-            try await db.select().columns(DeviceRow.columns.map { SQLColumn($0) }).from("devices")
+            try await db.select().columns((DeviceRow.columns + DeviceEnrolmentColumns.columns).map { SQLColumn($0) }).from("devices")
                 .orderBy("hostname").orderBy("id")
-                .all(decoding: DeviceRow.self).map(\.summary)
+                .all().map { try DeviceRow.summary(of: $0).summary }
         }
     }
 
     public func device(id: String) async throws -> DeviceDetail? {
         try await withConnection { db in
-            guard let row = try await db.select().columns(DeviceRow.columns.map { SQLColumn($0) }).from("devices")
-                .where("id", .equal, id).first(decoding: DeviceRow.self) else { return nil }
+            guard let found = try await db.select().columns((DeviceRow.columns + DeviceEnrolmentColumns.columns).map { SQLColumn($0) })
+                .from("devices").where("id", .equal, id).first() else { return nil }
+            let (row, summary) = try DeviceRow.summary(of: found)
             let reports = try await db.select().column("id").from("reports").where("device_id", .equal, id)
                 .orderBy("collected_at").orderBy("received_at").all(decodingColumn: "id", as: String.self)
+            guard !row.last_report_id.isEmpty else {
+                return DeviceDetail(summary: summary, latestReport: nil, reportIDs: [])
+            }
             guard let body = try await db.select().column("body").from("reports").where("id", .equal, row.last_report_id)
                 .first(decodingColumn: "body", as: String.self) else {
                 throw StoreError(code: .corrupt, message: "device \(id) names report \(row.last_report_id), which is not stored")
             }
             let latest = try RollcallJSON.decoder().decode(InventoryReport.self, from: Data(body.utf8))
-            return DeviceDetail(summary: row.summary, latestReport: latest, reportIDs: reports.compactMap(UUID.init(uuidString:)))
+            return DeviceDetail(summary: summary, latestReport: latest, reportIDs: reports.compactMap(UUID.init(uuidString:)))
         }
     }
 
@@ -171,7 +180,7 @@ public final class ControllerStore: @unchecked Sendable {
 /// A store failure in words a technician can act on.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case unavailable, corrupt, migration
+        case unavailable, corrupt, migration, conflict
     }
 
     public let code: Code
@@ -180,7 +189,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// The `devices` table row; column names are the SQL names.
+/// The `devices` table row as a report writes it; column names are the SQL names.
 struct DeviceRow: Codable, Sendable {
     static let columns = [
         "id", "hostname", "serial", "vendor", "model", "os", "kernel", "virtualization", "first_seen", "last_seen",
@@ -199,15 +208,32 @@ struct DeviceRow: Codable, Sendable {
     var last_seen: Int64
     var last_collected_at: Int64
     var package_count: Int
+    /// '' until the device's first report.
     var last_report_id: String
 
-    var summary: DeviceSummary {
+    func summary(_ enrolment: DeviceEnrolmentColumns) -> DeviceSummary {
         DeviceSummary(
             id: id, hostname: hostname, serial: serial, vendor: vendor, model: model, os: os, kernel: kernel,
             virtualization: virtualization, firstSeen: Date(millisecondsSince1970: first_seen),
             lastSeen: Date(millisecondsSince1970: last_seen), packageCount: package_count,
-            lastReportID: UUID(uuidString: last_report_id) ?? UUID())
+            lastReportID: UUID(uuidString: last_report_id),
+            enrolledAt: enrolment.enrolled_at.map(Date.init(millisecondsSince1970:)),
+            revokedAt: enrolment.revoked_at.map(Date.init(millisecondsSince1970:)))
     }
+
+    /// Reads a device and its enrolment state from one `devices` row.
+    static func summary(of row: any SQLRow) throws -> (row: DeviceRow, summary: DeviceSummary) {
+        let device = try row.decode(model: DeviceRow.self)
+        return (device, device.summary(try row.decode(model: DeviceEnrolmentColumns.self)))
+    }
+}
+
+/// The enrolment columns of `devices`. Apart from ``DeviceRow`` so that a report's upsert, which writes every
+/// column of the row, can never touch a device's key or revocation.
+struct DeviceEnrolmentColumns: Decodable {
+    static let columns = ["enrolled_at", "revoked_at"]
+    var enrolled_at: Int64?
+    var revoked_at: Int64?
 }
 
 extension Virtualization {

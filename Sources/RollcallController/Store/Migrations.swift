@@ -134,6 +134,30 @@ enum Migrations {
             try await db.raw("ALTER TABLE directory_accounts ADD COLUMN changed_at BIGINT").run()
             try await db.raw("UPDATE directory_accounts SET changed_at = synced_at").run()
         },
+        Migration(number: 5, name: "enrolment tokens, enrolled device keys and request nonces") { db in
+            try await db.create(table: "enrolment_tokens")
+                .column("id", type: .text, .primaryKey(autoIncrement: false))
+                .column("secret_hash", type: .text, .notNull, .unique)
+                .column("uses_allowed", type: .int, .notNull)
+                .column("uses", type: .int, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .column("revoked_at", type: .bigint)
+                .run()
+            // A device row now exists from enrolment on; `last_report_id` is '' until its first report. Rows from
+            // before enrolment (keyed by machine id, no key) stay listed but can no longer report.
+            for column in ["machine_id TEXT", "public_key TEXT", "enrolled_at BIGINT", "revoked_at BIGINT", "enrolment_token TEXT"] {
+                try await db.raw("ALTER TABLE devices ADD COLUMN \(unsafeRaw: column)").run()
+            }
+            try await db.raw("CREATE UNIQUE INDEX devices_by_public_key ON devices (public_key) WHERE public_key IS NOT NULL").run()
+            try await db.create(table: "request_nonces")
+                .column("device_id", type: .text, .notNull)
+                .column("nonce", type: .text, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .primaryKey("device_id", "nonce")
+                .run()
+            try await db.create(index: "request_nonces_by_expiry").on("request_nonces").column("expires_at").run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

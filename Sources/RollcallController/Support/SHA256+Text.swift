@@ -10,10 +10,19 @@ extension SHA256 {
     }
 
     static func hex(_ digest: SHA256.Digest) -> String {
+        hex(digest, count: SHA256.byteCount)
+    }
+
+    /// Any bytes as lower-case hex (random ids, nonces).
+    static func hex(_ bytes: [UInt8]) -> String {
+        hex(bytes, count: bytes.count)
+    }
+
+    private static func hex(_ bytes: some Sequence<UInt8>, count: Int) -> String {
         let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: SHA256.byteCount * 2) { buffer in
+        return String(unsafeUninitializedCapacity: count * 2) { buffer in
             var index = 0
-            for byte in digest {
+            for byte in bytes {
                 buffer[index] = digits[Int(byte >> 4)]
                 buffer[index + 1] = digits[Int(byte & 0x0f)]
                 index += 2

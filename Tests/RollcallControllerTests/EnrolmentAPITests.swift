@@ -1,0 +1,226 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+@testable import RollcallController
+import RollcallProtocol
+import RollcallTestSupport
+import Testing
+
+/// An enrolment request body for a fresh key.
+func enrolmentBody(token: String, key: Curve25519.Signing.PrivateKey = .init(), machineID: String = "3d1219c7c4c5404aaa1f6d2a48adfda4") throws -> ByteBuffer {
+    let request = EnrolmentRequest(token: token, publicKey: key.publicKey.rawRepresentation.base64EncodedString(),
+                                   machineID: machineID, hostname: "ict-suite-07", agentVersion: "0.1.0")
+    return ByteBuffer(bytes: try RollcallJSON.encoder().encode(request))
+}
+
+func expectError(_ response: TestResponse, _ status: HTTPResponse.Status, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    #expect(response.status == status, sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType]?.hasPrefix("application/json") == true, sourceLocation: sourceLocation)
+    #expect(try decodeError(response.body).error.code == code, sourceLocation: sourceLocation)
+}
+
+@Suite("Enrolment and signed requests")
+struct EnrolmentAPITests {
+    @Test("a token enrols a device once: 201 with a device id, the device is listed, the token is spent")
+    func enrolmentHappyPath() async throws {
+        let fixture = try await ControllerFixture.make()
+        let token = try await fixture.store.createEnrolmentToken(uses: 1, expiresAt: Date().addingTimeInterval(3600))
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: token.secret)) { response in
+                #expect(response.status == .created)
+                let answer = try RollcallJSON.decoder().decode(EnrolmentResponse.self, from: Data(buffer: response.body))
+                let devices = try await fixture.store.devices()
+                #expect(devices.map(\.id) == [answer.deviceID])
+                #expect(devices.first?.hostname == "ict-suite-07")
+                #expect(devices.first?.enrolledAt != nil && devices.first?.lastReportID == nil)
+            }
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: token.secret)) { response in
+                try expectError(response, .unauthorized, "token_used")
+            }
+        }
+        #expect(try await fixture.store.enrolmentTokens().map(\.uses) == [1])
+        #expect(try await fixture.store.devices().count == 1)
+        await fixture.tearDown()
+    }
+
+    @Test("a multi-use token enrols exactly as many machines as it allows")
+    func multiUseToken() async throws {
+        let fixture = try await ControllerFixture.make()
+        let token = try await fixture.store.createEnrolmentToken(uses: 3, expiresAt: Date().addingTimeInterval(3600))
+        try await fixture.app().test(.live) { client in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<4 {
+                statuses.append(try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: token.secret)) { $0.status })
+            }
+            #expect(statuses == [.created, .created, .created, .unauthorized])
+        }
+        #expect(try await fixture.store.devices().count == 3)
+        await fixture.tearDown()
+    }
+
+    @Test("expired, revoked and unknown tokens are refused with their own codes and nothing is stored")
+    func refusedTokens() async throws {
+        let fixture = try await ControllerFixture.make()
+        let expired = try await fixture.store.createEnrolmentToken(uses: 1, expiresAt: Date().addingTimeInterval(-1))
+        let revoked = try await fixture.store.createEnrolmentToken(uses: 1, expiresAt: Date().addingTimeInterval(3600))
+        #expect(try await fixture.store.revokeEnrolmentToken(id: revoked.token.id))
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: expired.secret)) { response in
+                try expectError(response, .unauthorized, "token_expired")
+            }
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: revoked.secret)) { response in
+                try expectError(response, .unauthorized, "token_revoked")
+            }
+            // One character changed: the store holds only hashes, so a near miss is simply unknown.
+            var wrong = Array(expired.secret)
+            wrong[wrong.count - 1] = wrong.last == "A" ? "B" : "A"
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: String(wrong))) { response in
+                try expectError(response, .unauthorized, "unknown_token")
+            }
+        }
+        #expect(try await fixture.store.devices().isEmpty)
+        #expect(try await fixture.store.enrolmentTokens().map(\.uses) == [0, 0])
+        await fixture.tearDown()
+    }
+
+    @Test("a malformed enrolment names the field at fault", arguments: [
+        ("{\"token\":\"x\"}", "missing field 'publicKey'"),
+        ("{\"token\":\"x\",\"publicKey\":\"AAAA\",\"machineID\":\"3d1219c7c4c5404aaa1f6d2a48adfda4\"}", "publicKey"),
+        ("{\"token\":\"x\",\"publicKey\":\"O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=\",\"machineID\":\"nope\"}", "machineID"),
+        ("{\"token\":", "line 1"),
+    ])
+    func malformedEnrolment(body: String, mentions: String) async throws {
+        let fixture = try await ControllerFixture.make()
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: ByteBuffer(string: body)) { response in
+                try expectError(response, .badRequest, "malformed_enrolment")
+                #expect(try decodeError(response.body).error.message.contains(mentions))
+            }
+        }
+        #expect(try await fixture.store.devices().isEmpty)
+        await fixture.tearDown()
+    }
+
+    @Test("unsigned, forged, tampered, stale and replayed reports are refused and nothing is stored")
+    func refusedReports() async throws {
+        let fixture = try await ControllerFixture.make()
+        let agent = try await fixture.enrolledAgent()
+        let other = try await fixture.enrolledAgent(machineID: "0123456789abcdef0123456789abcdef")
+        let body = try encode(sampleReport())
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/reports", method: .post, body: body) { response in
+                try expectError(response, .unauthorized, "unsigned_request")
+            }
+            // Device B's key, claiming to be device A.
+            let forged = try TestAgent(deviceID: agent.deviceID, key: other.key).headers(for: body)
+            try await client.execute(uri: "/api/v1/reports", method: .post, headers: forged, body: body) { response in
+                try expectError(response, .unauthorized, "bad_signature")
+            }
+            // Device B, honestly signed, sending device A's machine.
+            try await client.postReport(body, by: other) { response in
+                try expectError(response, .forbidden, "wrong_device")
+            }
+            // Signed, then the body changed on the way.
+            let tampered = try encode(sampleReport(hostname: "somebody-else"))
+            try await client.execute(uri: "/api/v1/reports", method: .post, headers: try agent.headers(for: body), body: tampered) { response in
+                try expectError(response, .unauthorized, "bad_signature")
+            }
+            let stale = try agent.headers(for: body, timestamp: Int64(Date().timeIntervalSince1970) - 600)
+            try await client.execute(uri: "/api/v1/reports", method: .post, headers: stale, body: body) { response in
+                try expectError(response, .unauthorized, "clock_skew")
+            }
+            let unknown = try agent.headers(for: body, deviceID: "ffffffffffffffff")
+            try await client.execute(uri: "/api/v1/reports", method: .post, headers: unknown, body: body) { response in
+                try expectError(response, .unauthorized, "unknown_device")
+            }
+            #expect(try await fixture.store.reportCount() == 0)
+
+            let headers = try agent.headers(for: body)
+            try await client.execute(uri: "/api/v1/reports", method: .post, headers: headers, body: body) { response in
+                #expect(response.status == .created)
+            }
+            try await client.execute(uri: "/api/v1/reports", method: .post, headers: headers, body: body) { response in
+                try expectError(response, .unauthorized, "replayed_request")
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 1)
+        await fixture.tearDown()
+    }
+
+    @Test("a revoked device is refused at once; its history stays")
+    func revokedDevice() async throws {
+        let fixture = try await ControllerFixture.make()
+        let agent = try await fixture.enrolledAgent()
+        try await fixture.app().test(.live) { client in
+            try await client.postReport(try encode(sampleReport()), by: agent) { #expect($0.status == .created) }
+            #expect(try await fixture.store.revokeDevice(id: agent.deviceID) == .revoked)
+            try await client.postReport(try encode(sampleReport()), by: agent) { response in
+                try expectError(response, .forbidden, "device_revoked")
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 1)
+        #expect(try await fixture.store.devices().first?.revokedAt != nil)
+        #expect(try await fixture.store.revokeDevice(id: "ffffffffffffffff") == .unknown)
+        await fixture.tearDown()
+    }
+
+    @Test("a device over its request rate gets 429 with Retry-After; the report can be sent later")
+    func rateLimit() async throws {
+        let fixture = try await ControllerFixture.make(requestsPerMinute: 2)
+        let agent = try await fixture.enrolledAgent()
+        try await fixture.app().test(.live) { client in
+            for _ in 0..<2 {
+                try await client.postReport(try encode(sampleReport()), by: agent) { #expect($0.status == .created) }
+            }
+            try await client.postReport(try encode(sampleReport()), by: agent) { response in
+                try expectError(response, .tooManyRequests, "rate_limited")
+                #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            }
+        }
+        #expect(try await fixture.store.reportCount() == 2)
+        await fixture.tearDown()
+    }
+
+    @Test("unknown routes and wrong methods answer JSON errors too")
+    func jsonErrorsEverywhere() async throws {
+        let fixture = try await ControllerFixture.make()
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/nothing", method: .get) { response in
+                try expectError(response, .notFound, "not_found")
+            }
+            try await client.execute(uri: "/api/v1/devices", method: .delete) { response in
+                #expect(response.status.code >= 400 && response.status.code < 500)
+                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+            }
+        }
+        await fixture.tearDown()
+    }
+}
+
+@Suite("Controller TLS certificate")
+struct ControllerCertificateTests {
+    @Test("first start makes a self-signed pair (key 0600) whose fingerprint is the one openssl computes; later starts reuse it")
+    func selfSignedCertificate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-tls-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = ControllerConfiguration()
+        configuration.storePath = directory.appendingPathComponent("controller.sqlite").path
+        let first = try ControllerCertificate.load(configuration)
+        #expect(first.created)
+        let mode = try FileManager.default.attributesOfItem(atPath: first.privateKeyPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let openssl = try runProgram("/usr/bin/openssl", ["x509", "-in", first.certificatePath, "-noout", "-fingerprint", "-sha256", "-ext", "subjectAltName"])
+        #expect(openssl.status == 0)
+        #expect(openssl.output.contains("Fingerprint=\(first.fingerprint)"))
+        #expect(openssl.output.contains("IP Address:127.0.0.1"))
+        let again = try ControllerCertificate.load(configuration)
+        #expect(!again.created && again.fingerprint == first.fingerprint)
+        _ = try again.serverConfiguration()
+
+        try FileManager.default.removeItem(atPath: first.privateKeyPath)
+        #expect { try ControllerCertificate.load(configuration) } throws: { "\($0)".contains("only one of controller.crt and controller.key") }
+    }
+}

@@ -28,14 +28,23 @@ sed -e "s#^path = .*#path = \"$WORK/controller.sqlite\"#" -e 's/^port = .*/port 
 "$BIN/rollcall" serve --config "$WORK/controller.toml" > "$WORK/controller.out" 2> "$WORK/controller.log" &
 CONTROLLER_PID=$!
 for _ in $(seq 1 100); do grep -q "rollcall listening on" "$WORK/controller.out" 2>/dev/null && break; sleep 0.1; done
-URL="$(grep -o 'http://[0-9.:]*' "$WORK/controller.out" | head -1)"
+URL="$(grep -o 'https://[0-9.:]*' "$WORK/controller.out" | head -1)"
 [ -n "$URL" ] || { echo "The controller did not start; its log:" >&2; cat "$WORK/controller.log" >&2; exit 1; }
+FINGERPRINT="$(grep -o 'fingerprint: [0-9A-F:]*' "$WORK/controller.out" | cut -d' ' -f2)"
 echo "== Controller listening on $URL (store $WORK/controller.sqlite)"
-echo "   NOTE: plain HTTP on loopback for this demo only; TLS and agent enrolment are the next step."
+echo "   TLS: a self-signed certificate made on first start, SHA-256 fingerprint $FINGERPRINT"
 
-# Agent: the sample config pointed at the demo controller, run once against this machine's real /.
-sed -e "s#^url = .*#url = \"$URL\"#" -e "s#^state_dir = .*#state_dir = \"$WORK/agent\"#" agent/agent.toml > "$WORK/agent.toml"
-echo "== Agent: one snapshot of this machine, queued in its outbox and delivered"
+# Agent: the sample config with a demo state directory; it enrols with a one-time token, then reports.
+sed -e "s#^state_dir = .*#state_dir = \"$WORK/agent\"#" agent/agent.toml > "$WORK/agent.toml"
+echo
+echo "== rollcall enrol-token create (a one-time secret; the controller keeps only its hash)"
+TOKEN="$("$BIN/rollcall" enrol-token create --uses 1 --expires 1h --config "$WORK/controller.toml" 2>/dev/null)"
+"$BIN/rollcall" enrol-token list --config "$WORK/controller.toml"
+echo
+echo "== rollcall-agent enrol $URL --token rct_… --fingerprint $FINGERPRINT"
+"$BIN/rollcall-agent" enrol "$URL" --token "$TOKEN" --fingerprint "$FINGERPRINT" --config "$WORK/agent.toml"
+echo
+echo "== Agent: one snapshot of this machine, queued in its outbox and delivered over TLS, signed with its key"
 "$BIN/rollcall-agent" run --once --config "$WORK/agent.toml" 2> "$WORK/agent.log" || { cat "$WORK/agent.log" >&2; exit 1; }
 "$BIN/rollcall-agent" status --config "$WORK/agent.toml"
 
@@ -44,7 +53,7 @@ echo "== Devices known to the controller"
 "$BIN/rollcall" devices list --config "$WORK/controller.toml"
 REPORT="$PWD/rollcall-report.html"
 "$BIN/rollcall" report --format html --output "$REPORT" --config "$WORK/controller.toml"
-curl -sS --fail "$URL/report?format=csv" > "$WORK/report.csv"
+curl -sS --fail --cacert "$WORK/tls/controller.crt" "$URL/report?format=csv" > "$WORK/report.csv"
 echo
 echo "== The compliance report is in $REPORT (CSV copy from $URL/report?format=csv in $WORK/report.csv)"
 

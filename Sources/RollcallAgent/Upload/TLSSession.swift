@@ -269,7 +269,7 @@ final class TLSSession {
             guard same else {
                 throw UploadError.untrusted(url: target, reason: """
                     the controller presented a certificate with fingerprint SHA256:\(ControllerTrust.formatFingerprint(presented)), \
-                    but agent.toml pins SHA256:\(ControllerTrust.formatFingerprint(pin)). If the controller's certificate was \
+                    but the agent is pinned to SHA256:\(ControllerTrust.formatFingerprint(pin)). If the controller's certificate was \
                     replaced on purpose, put the new fingerprint in agent.toml's [controller] fingerprint; if not, something \
                     else is answering at this address
                     """)

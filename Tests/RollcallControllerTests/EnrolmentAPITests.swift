@@ -184,6 +184,38 @@ struct EnrolmentAPITests {
         await fixture.tearDown()
     }
 
+    @Test("the device list and report are served only to read_allowed_from; agents still enrol and report from anywhere")
+    func readRoutesByAddress() async throws {
+        var fixture = try await ControllerFixture.make()
+        fixture.configuration.readAllowedFrom = [AddressRange("10.20.0.0/16")!]
+        let agent = try await fixture.enrolledAgent()
+        try await fixture.app().test(.live) { client in
+            for uri in ["/api/v1/devices", "/api/v1/devices/\(agent.deviceID)", "/report?format=csv"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    try expectError(response, .forbidden, "address_not_allowed")
+                    #expect(try decodeError(response.body).error.message.contains("127.0.0.1"))
+                }
+            }
+            try await client.postReport(try encode(sampleReport()), by: agent) { #expect($0.status == .created) }
+        }
+        await fixture.tearDown()
+    }
+
+    @Test("address ranges match IPv4, IPv6 and IPv4-mapped peers by prefix", arguments: [
+        ("127.0.0.0/8", "127.1.2.3", true), ("127.0.0.0/8", "128.0.0.1", false), ("10.20.0.0/16", "10.20.255.1", true),
+        ("10.20.0.0/16", "10.21.0.1", false), ("10.20.30.40", "10.20.30.40", true), ("10.20.30.40", "10.20.30.41", false),
+        ("::1/128", "::1", true), ("fd00::/8", "fd12:3456::1", true), ("fd00::/8", "fe80::1", false),
+        ("10.0.0.0/8", "::ffff:10.1.2.3", true), ("0.0.0.0/0", "192.0.2.1", true), ("10.0.0.0/8", "unknown", false),
+    ])
+    func addressRanges(range: String, address: String, inside: Bool) throws {
+        #expect(try #require(AddressRange(range)).contains(address) == inside)
+    }
+
+    @Test("malformed address ranges are refused", arguments: ["10.0.0.0/33", "10.0.0/8", "::1/129", "school-lan", "10.0.0.0/"])
+    func badRanges(text: String) {
+        #expect(AddressRange(text) == nil)
+    }
+
     @Test("unknown routes and wrong methods answer JSON errors too")
     func jsonErrorsEverywhere() async throws {
         let fixture = try await ControllerFixture.make()

@@ -13,7 +13,7 @@ import Testing
 struct ControllerFixture {
     let directory: URL
     let store: ControllerStore
-    let configuration: ControllerConfiguration
+    var configuration: ControllerConfiguration
 
     static func make(maxReportBytes: Int = 8 << 20, requestsPerMinute: Int = 600) async throws -> ControllerFixture {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-ctl-\(UUID().uuidString)")

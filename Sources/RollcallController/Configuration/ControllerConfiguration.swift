@@ -7,6 +7,7 @@ import TOMLKit
 /// [server]
 /// host = "127.0.0.1"
 /// port = 8080
+/// read_allowed_from = ["127.0.0.0/8", "10.20.30.0/24"]
 ///
 /// [store]
 /// path = "/var/lib/rollcall/controller.sqlite"
@@ -24,6 +25,10 @@ import TOMLKit
 public struct ControllerConfiguration: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Who may read the device list and the report (`/api/v1/devices`, `/report`). They name machines, serial
+    /// numbers and software, so by default only this server; widen it to the technicians' network, never to pupils'.
+    /// Agents' enrolment and reports are not affected.
+    public var readAllowedFrom = [AddressRange("127.0.0.0/8")!, AddressRange("::1/128")!]
     public var storePath = "/var/lib/rollcall/controller.sqlite"
     /// An inventory of a desktop with 3,000 packages is ~400 KB; 8 MB leaves room and stops abuse.
     public var maxReportBytes = 8 << 20
@@ -64,7 +69,7 @@ public struct ControllerConfiguration: Sendable, Equatable {
         }
         var configuration = ControllerConfiguration()
         let known = [
-            "server": ["host", "port"], "store": ["path"], "limits": ["max_report_bytes", "requests_per_minute", "idle_timeout_seconds"],
+            "server": ["host", "port", "read_allowed_from"], "store": ["path"], "limits": ["max_report_bytes", "requests_per_minute", "idle_timeout_seconds"],
             "tls": ["certificate", "private_key", "plain_http"],
             "directory": DirectoryConfiguration.keys, "accounts": AccountsPolicy.keys, "passwords": PasswordRotationPolicy.keys,
         ]
@@ -87,6 +92,14 @@ public struct ControllerConfiguration: Sendable, Equatable {
                 throw ConfigurationError(source: source, line: nil, message: "'server.port' must be between 0 and 65535, not \(port)")
             }
             configuration.port = port
+        }
+        if let ranges = try reader.strings("server", "read_allowed_from") {
+            configuration.readAllowedFrom = try ranges.map { text throws(ConfigurationError) in
+                guard let range = AddressRange(text) else {
+                    throw reader.fail("'server.read_allowed_from' holds '\(text)', which is not an address or network like \"10.20.0.0/16\"")
+                }
+                return range
+            }
         }
         // A relative store path is relative to the config file, so a sample config works from any directory.
         if let path = try reader.path("store", "path") { configuration.storePath = path }

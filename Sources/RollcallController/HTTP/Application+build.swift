@@ -100,17 +100,18 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
         ])
         return try jsonResponse(receipt, status: receipt.outcome == .stored ? .created : .ok)
     }
-    api.get("devices") { _, _ -> Response in
+    let reads = router.group().add(middleware: ReadAccessMiddleware(allowed: configuration.readAllowedFrom))
+    reads.get("api/v1/devices") { _, _ -> Response in
         try jsonResponse(try await store.devices())
     }
-    api.get("devices/:id") { _, context -> Response in
+    reads.get("api/v1/devices/:id") { _, context -> Response in
         let id = try context.parameters.require("id")
         guard let device = try await store.device(id: id) else {
             throw APIError(.notFound, code: "unknown_device", message: "No device \(id). GET /api/v1/devices lists the devices that have reported.")
         }
         return try jsonResponse(device)
     }
-    router.get("report") { request, _ -> Response in
+    reads.get("report") { request, _ -> Response in
         let formatName = request.uri.queryParameters.get("format") ?? "html"
         guard let format = ComplianceReport.Format(rawValue: formatName) else {
             throw APIError(.badRequest, code: "unknown_format", message: "Unknown report format '\(formatName)'; use html, csv or json.")

@@ -2,6 +2,8 @@
 # Installs the Debian packages Rollcall builds and tests against. Idempotent; needs root (or sudo).
 set -euo pipefail
 packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib)
+# The API fuzz run makes a venv for schemathesis; Debian's own python3 needs python3-venv for that.
+python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null | grep -qx installed || missing+=("$package")

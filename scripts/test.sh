@@ -6,3 +6,5 @@ export PATH="/opt/swift/usr/bin:$PATH"
 ./scripts/install-deps.sh
 swift build --build-tests
 swift test --skip-build --parallel 2>&1 | tee .build/test-output.txt
+# The API against controller/openapi.yaml: schemathesis on the live controller (loopback), bounded to ~3 minutes.
+ROLLCALL_BIN="$(swift build --show-bin-path)/rollcall" ./scripts/fuzz-api.sh

@@ -42,7 +42,17 @@ struct EnrolmentAPITests {
             }
         }
         #expect(try await fixture.store.enrolmentTokens().map(\.uses) == [1])
-        #expect(try await fixture.store.devices().count == 1)
+        // A key enrols once, even with a token that has uses left.
+        let key = Curve25519.Signing.PrivateKey()
+        let spare = try await fixture.store.createEnrolmentToken(uses: 5, expiresAt: Date().addingTimeInterval(3600))
+        try await fixture.app().test(.live) { client in
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: spare.secret, key: key)) { #expect($0.status == .created) }
+            try await client.execute(uri: "/api/v1/enrol", method: .post, body: try enrolmentBody(token: spare.secret, key: key)) { response in
+                try expectError(response, .conflict, "key_already_enrolled")
+            }
+        }
+        #expect(try await fixture.store.enrolmentTokens().map(\.uses) == [1, 1])
+        #expect(try await fixture.store.devices().count == 2)
         await fixture.tearDown()
     }
 
@@ -224,9 +234,14 @@ struct EnrolmentAPITests {
                 try expectError(response, .notFound, "not_found")
             }
             try await client.execute(uri: "/api/v1/devices", method: .delete) { response in
-                #expect(response.status.code >= 400 && response.status.code < 500)
-                #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                try expectError(response, .methodNotAllowed, "method_not_allowed")
+                #expect(response.headers[.allow] == "GET, HEAD")
             }
+            try await client.execute(uri: "/api/v1/reports", method: .get) { response in
+                try expectError(response, .methodNotAllowed, "method_not_allowed")
+                #expect(response.headers[.allow] == "POST")
+            }
+            try await client.execute(uri: "/healthz", method: .head) { #expect($0.status == .ok) }
         }
         await fixture.tearDown()
     }
@@ -254,5 +269,30 @@ struct ControllerCertificateTests {
 
         try FileManager.default.removeItem(atPath: first.privateKeyPath)
         #expect { try ControllerCertificate.load(configuration) } throws: { "\($0)".contains("only one of controller.crt and controller.key") }
+    }
+}
+
+@Suite("OpenAPI description")
+struct OpenAPIDescriptionTests {
+    @Test("controller/openapi.yaml names exactly the routes and methods the router serves")
+    func specMatchesRoutes() throws {
+        let text = try String(contentsOfFile: Repository.path("controller/openapi.yaml"), encoding: .utf8)
+        var described: [String: Set<String>] = [:]
+        var current: String?
+        var inPaths = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "paths:" { inPaths = true; continue }
+            guard inPaths else { continue }
+            if let first = line.first, first != " " { break }
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                current = String(line.dropFirst(2).dropLast())
+                described[current!] = []
+            } else if let path = current, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
+                let method = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
+                if ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(method) { described[path]!.insert(method) }
+            }
+        }
+        let served = Dictionary(uniqueKeysWithValues: APIRoutes.all.map { ($0.path, Set($0.methods).subtracting(["HEAD"])) })
+        #expect(described == served)
     }
 }

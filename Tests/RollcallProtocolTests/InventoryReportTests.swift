@@ -46,3 +46,31 @@ struct InventoryReportTests {
         #expect(Self.sampleReport().software.installedCount == 1)
     }
 }
+
+@Suite("RFC 3339 dates")
+struct RFC3339Tests {
+    @Test("real date-times parse to the instant they name", arguments: [
+        ("2026-11-24T00:04:44Z", 1_795_478_684.0), ("2026-11-24T01:04:44+01:00", 1_795_478_684.0),
+        ("2026-11-23T23:04:44.5-01:00", 1_795_478_684.5), ("2024-02-29T00:00:00Z", 1_709_164_800.0),
+        ("1970-01-01T00:00:00Z", 0.0), ("2026-11-24t00:04:44z", 1_795_478_684.0),
+    ])
+    func parses(text: String, seconds: Double) throws {
+        #expect(try #require(RFC3339.date(from: text)).timeIntervalSince1970 == seconds)
+    }
+
+    @Test("impossible or padded date-times are refused", arguments: [
+        "2026-11-24T00:04:44Z*", "2024-01-01T12:99:00Z", "2026-02-30T00:00:00Z", "2026-11-24T24:00:00Z", "2026-12-31T23:59:60Z",
+        "2023-02-29T00:00:00Z", "2026-11-24T00:04:44+19:00", "2026-11-24T00:04:44", "2026-11-24", " 2026-11-24T00:04:44Z",
+        "2026-11-24T00:04:44.Z", "2026-13-01T00:00:00Z", "2026-11-24T00:04:44+01:60", "",
+    ])
+    func refuses(text: String) {
+        #expect(RFC3339.date(from: text) == nil)
+    }
+
+    @Test("the encoder's own dates decode again")
+    func roundTrip() throws {
+        let date = Date(timeIntervalSince1970: 1_795_478_684)
+        let data = try RollcallJSON.encoder().encode(["at": date])
+        #expect(try RollcallJSON.decoder().decode([String: Date].self, from: data)["at"] == date)
+    }
+}

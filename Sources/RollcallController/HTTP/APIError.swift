@@ -12,6 +12,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public let message: String
     /// Seconds for a `Retry-After` header (429).
     public var retryAfter: Int?
+    /// The methods a path does take, for the `Allow` header of a 405.
+    public var allow: [String]?
 
     public init(_ status: HTTPResponse.Status, code: String, message: String) {
         self.status = status
@@ -24,6 +26,7 @@ public struct APIError: HTTPResponseError, Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let allow { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

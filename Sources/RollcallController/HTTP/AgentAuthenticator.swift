@@ -120,6 +120,12 @@ struct JSONErrorMiddleware: RouterMiddleware {
         } catch let error as APIError {
             throw error
         } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = APIRoutes.methods(for: request.uri.path), !allowed.contains(request.method.rawValue) {
+                var refusal = APIError(.methodNotAllowed, code: "method_not_allowed",
+                                       message: "\(request.uri.path) takes \(allowed.joined(separator: ", ")), not \(request.method.rawValue).")
+                refusal.allow = allowed
+                throw refusal
+            }
             let code = switch error.status {
             case .notFound: "not_found"
             case .methodNotAllowed: "method_not_allowed"

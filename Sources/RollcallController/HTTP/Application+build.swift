@@ -33,11 +33,28 @@ public func buildApplication(
         logger: logger)
 }
 
+/// Every route and its methods, so a known path asked with the wrong method gets a 405 with `Allow` rather than a
+/// 404. Keep in step with ``buildRouter(configuration:store:)`` and controller/openapi.yaml; a test checks all three.
+enum APIRoutes {
+    static let all: [(path: String, methods: [String])] = [
+        ("/healthz", ["GET", "HEAD"]), ("/api/v1/enrol", ["POST"]), ("/api/v1/reports", ["POST"]),
+        ("/api/v1/devices", ["GET", "HEAD"]), ("/api/v1/devices/{id}", ["GET", "HEAD"]), ("/report", ["GET", "HEAD"]),
+    ]
+
+    static func methods(for path: String) -> [String]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return all.first { route in
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            return pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0.hasPrefix("{") ? !$1.isEmpty : $0 == $1 }
+        }?.methods
+    }
+}
+
 /// Largest enrolment request: a token, a key, a machine id and a host name fit in well under 1 KB.
 let maxEnrolmentBytes = 16 * 1024
 
 public func buildRouter(configuration: ControllerConfiguration, store: ControllerStore) -> Router<ControllerRequestContext> {
-    let router = Router(context: ControllerRequestContext.self)
+    let router = Router(context: ControllerRequestContext.self, options: .autoGenerateHeadEndpoints)
     let limiter = RateLimiter(perMinute: configuration.requestsPerMinute)
     router.addMiddleware {
         LogRequestsMiddleware(.info)
@@ -65,10 +82,10 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
             case .usedUp: "token_used"
             case .expired: "token_expired"
             case .revoked: "token_revoked"
-            case .invalidRequest: "malformed_enrolment"
+            case .keyAlreadyEnrolled: "key_already_enrolled"
             }
             context.logger.notice("Enrolment refused", metadata: ["ctl.enrol.refusal": "\(code)", "ctl.remote": "\(context.remoteAddress)"])
-            throw APIError(code == "malformed_enrolment" ? .badRequest : .unauthorized, code: code, message: refusal.description)
+            throw APIError(refusal == .keyAlreadyEnrolled ? .conflict : .unauthorized, code: code, message: refusal.description)
         }
         context.logger.notice("Device enrolled", metadata: [
             "ctl.device.id": "\(response.deviceID)", "ctl.device.hostname": "\(enrolment.hostname ?? "-")", "ctl.remote": "\(context.remoteAddress)",

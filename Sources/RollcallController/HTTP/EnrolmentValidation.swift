@@ -22,7 +22,7 @@ enum EnrolmentValidation {
             throw malformed("Field machineID '\(request.machineID.prefix(64))' is not a 32-digit hex machine id (/etc/machine-id).")
         }
         if let hostname = request.hostname, hostname.utf8.count > 253 || hostname.contains(where: { $0.isNewline || $0 == "\0" }) {
-            throw malformed("Field hostname must be a host name of at most 253 characters on one line.")
+            throw malformed("Field hostname must be a host name of at most 253 bytes of UTF-8 on one line.")
         }
         if let version = request.agentVersion, version.utf8.count > 64 {
             throw malformed("Field agentVersion is longer than 64 characters.")

@@ -38,7 +38,7 @@ public enum EnrolmentRefusal: Error, Sendable, Equatable, CustomStringConvertibl
     case usedUp(tokenID: String, uses: Int)
     case expired(tokenID: String, at: Date)
     case revoked(tokenID: String)
-    case invalidRequest(String)
+    case keyAlreadyEnrolled
 
     public var description: String {
         switch self {
@@ -50,7 +50,7 @@ public enum EnrolmentRefusal: Error, Sendable, Equatable, CustomStringConvertibl
             "Enrolment token \(id) expired at \(at.formatted(.iso8601)). Create a new one with `rollcall enrol-token create`."
         case .revoked(let id):
             "Enrolment token \(id) was revoked. Create a new one with `rollcall enrol-token create`."
-        case .invalidRequest(let message): message
+        case .keyAlreadyEnrolled: "This public key is already enrolled; an agent makes a new key for each enrolment."
         }
     }
 }
@@ -118,7 +118,7 @@ extension ControllerStore {
             let keyText = Data(publicKey).base64EncodedString()
             if try await db.select().column("id").from("devices").where("public_key", .equal, keyText)
                 .first(decodingColumn: "id", as: String.self) != nil {
-                return .invalidRequest("This public key is already enrolled; an agent makes a new key for each enrolment.")
+                return .keyAlreadyEnrolled
             }
             try await db.update("enrolment_tokens").set("uses", to: SQLBind(token.uses + 1)).where("id", .equal, token.id).run()
             let enrolled = now.millisecondsSince1970

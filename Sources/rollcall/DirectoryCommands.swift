@@ -9,19 +9,6 @@ extension ControllerOptions {
         guard let directory = configuration.directory else { throw DirectoryError.notConfigured(config) }
         return directory
     }
-
-    /// Opens the store, runs `body`, and closes the store on every path.
-    func withStore<T>(_ configuration: ControllerConfiguration, _ body: (ControllerStore) async throws -> T) async throws -> T {
-        let store = try await openStore(configuration, logger: Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() }))
-        do {
-            let result = try await body(store)
-            await store.close()
-            return result
-        } catch {
-            await store.close()
-            throw error
-        }
-    }
 }
 
 /// Writes a line to standard output at once, so progress is visible (and a watcher sees it) as it happens.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import RollcallController
 import RollcallProtocol
 
@@ -44,10 +43,10 @@ struct EnrolToken: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try options.load()
-            let store = try await options.openStore(configuration, logger: quietLogger())
             let now = Date()
-            let issued = try await store.createEnrolmentToken(uses: uses, expiresAt: now.addingTimeInterval(TimeInterval(expires.seconds)), now: now)
-            await store.close()
+            let issued = try await options.withStore(configuration) { store in
+                try await store.createEnrolmentToken(uses: uses, expiresAt: now.addingTimeInterval(TimeInterval(expires.seconds)), now: now)
+            }
             let fingerprint = configuration.tls.plainHTTP ? nil : (try? ControllerCertificate.load(configuration))?.fingerprint
             switch format {
             case .json:
@@ -77,10 +76,7 @@ struct EnrolToken: AsyncParsableCommand {
         var format: ListFormat = .table
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try await options.openStore(configuration, logger: quietLogger())
-            let tokens = try await store.enrolmentTokens()
-            await store.close()
+            let tokens = try await options.withStore(try options.load()) { try await $0.enrolmentTokens() }
             let now = Date()
             let rows = tokens.map { token in
                 [token.id, token.state(at: now).rawValue, "\(token.uses)/\(token.usesAllowed)",
@@ -99,16 +95,9 @@ struct EnrolToken: AsyncParsableCommand {
         var id: String
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try await options.openStore(configuration, logger: quietLogger())
-            let found = try await store.revokeEnrolmentToken(id: id)
-            await store.close()
+            let found = try await options.withStore(try options.load()) { try await $0.revokeEnrolmentToken(id: id) }
             guard found else { throw ValidationError("No enrolment token \(id); `rollcall enrol-token list` shows them.") }
             print("Enrolment token \(id) revoked.")
         }
     }
-}
-
-func quietLogger() -> Logger {
-    Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() })
 }

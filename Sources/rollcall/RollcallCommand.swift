@@ -30,6 +30,19 @@ struct ControllerOptions: ParsableArguments {
         }
     }
 
+    /// Opens the store, runs `body`, and closes the store on every path.
+    func withStore<T>(_ configuration: ControllerConfiguration, _ body: (ControllerStore) async throws -> T) async throws -> T {
+        let store = try await openStore(configuration, logger: Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() }))
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
     func openStore(_ configuration: ControllerConfiguration, logger: Logger) async throws -> ControllerStore {
         do {
             return try await ControllerStore.open(path: configuration.storePath, logger: logger)
@@ -107,10 +120,7 @@ struct Devices: AsyncParsableCommand {
         var id: String
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try await options.openStore(configuration, logger: quietLogger())
-            let outcome = try await store.revokeDevice(id: id)
-            await store.close()
+            let outcome = try await options.withStore(try options.load()) { try await $0.revokeDevice(id: id) }
             switch outcome {
             case .revoked: print("Device \(id) revoked: its requests are refused from now on. Its history stays; enrol the machine again to restore it.")
             case .alreadyRevoked(let at): print("Device \(id) was already revoked at \(at.formatted(.iso8601)).")
@@ -128,10 +138,7 @@ struct Devices: AsyncParsableCommand {
         var format: ListFormat = .table
 
         func run() async throws {
-            let configuration = try options.load()
-            let store = try await options.openStore(configuration, logger: quietLogger())
-            let devices = try await store.devices()
-            await store.close()
+            let devices = try await options.withStore(try options.load()) { try await $0.devices() }
             let report = ComplianceReport(devices: devices)
             switch format {
             case .json:
@@ -173,10 +180,7 @@ struct Report: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try options.load()
-        let store = try await options.openStore(configuration, logger: Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let devices = try await store.devices()
-        await store.close()
+        let devices = try await options.withStore(try options.load()) { try await $0.devices() }
         let text = try ComplianceReport(devices: devices).render(ComplianceReport.Format(rawValue: format.rawValue) ?? .html)
         if let output {
             do {

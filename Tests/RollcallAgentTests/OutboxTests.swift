@@ -21,6 +21,29 @@ struct OutboxTests {
         #expect(String(decoding: first.body, as: UTF8.self).contains(ids[0].uuidString))
     }
 
+    @Test("the daemon and `status` opening a new outbox at the same moment both succeed (20 rounds of 6 openers)")
+    func concurrentFirstOpen() async throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for round in 0..<20 {
+            let path = directory.appendingPathComponent("outbox-\(round).sqlite").path
+            let failures = await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        do {
+                            _ = try Outbox(path: path).status()
+                            return nil
+                        } catch {
+                            return "\(error)"
+                        }
+                    }
+                }
+                return await group.compactMap { $0 }.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(failures.isEmpty, "round \(round): \(failures)")
+        }
+    }
+
     @Test("acknowledged reports leave; failures are counted; rejected ones are kept aside and not resent")
     func lifecycle() throws {
         let directory = try makeTemporaryDirectory()

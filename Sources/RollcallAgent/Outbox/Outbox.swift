@@ -44,17 +44,31 @@ public final class Outbox {
     public init(path: String, maxPendingSnapshots: Int = 500) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path)
         self.maxPendingSnapshots = maxPendingSnapshots
-        // busy_timeout first: switching a new file to WAL takes a lock, and `rollcall-agent status` may be reading
-        // the outbox at that very moment.
-        try database.execute("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+        try database.execute("PRAGMA busy_timeout=5000")
+        // Switching a new file to WAL needs it to itself, and SQLite answers BUSY at once rather than wait: the
+        // daemon and `rollcall-agent status` may open a new outbox together, so try again for up to 5 s.
+        for attempt in 1... {
+            do {
+                try database.execute("PRAGMA journal_mode=WAL")
+                break
+            } catch where error.isBusy && attempt < 100 {
+                usleep(50_000)
+            }
+        }
+        try database.execute("PRAGMA synchronous=FULL")
         try migrate()
     }
 
+    /// Reads the schema version inside the write transaction: the daemon and `rollcall-agent status` may open a new
+    /// outbox at the same moment, and a version read before the transaction is a stale snapshot (SQLITE_BUSY at
+    /// BEGIN, or both creating the tables).
     private func migrate() throws(SQLiteError) {
-        let statement = try database.prepare("PRAGMA user_version")
-        let version = try statement.step() ? statement.int(0) : 0
-        if version < 1 {
-            try database.transaction { () throws(SQLiteError) in
+        func version() throws(SQLiteError) -> Int {
+            let statement = try database.prepare("PRAGMA user_version")
+            return try statement.step() ? Int(statement.int(0)) : 0
+        }
+        try database.transaction { () throws(SQLiteError) in
+            if try version() < 1 {
                 try database.execute("""
                     CREATE TABLE outbox (
                         sequence INTEGER PRIMARY KEY AUTOINCREMENT,

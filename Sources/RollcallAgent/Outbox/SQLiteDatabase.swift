@@ -149,4 +149,7 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "SQLite error \(code): \(message)" + (sql.map { " - while executing `\($0)`" } ?? "")
     }
+
+    /// Another connection holds a lock this one needs (SQLITE_BUSY and its extended codes).
+    public var isBusy: Bool { code & 0xff == SQLITE_BUSY }
 }

@@ -254,14 +254,13 @@ EOF
 "$CONTROLLER_BIN" serve --config "$WORK/controller.toml" >"$WORK/controller.out" 2>"$OUT/controller.log" &
 CONTROLLER_PID=$!
 for ((try = 0; try < 100; try++)); do grep -q 'rollcall listening on' "$WORK/controller.out" 2>/dev/null && break; sleep 0.1; done
-PORT="$(grep -o '[0-9]*$' "$WORK/controller.out" | head -1)"
+PORT="$(grep -o 'https://127.0.0.1:[0-9]*' "$WORK/controller.out" | head -1 | grep -o '[0-9]*$')"
 [[ -n "$PORT" ]] || die "the controller did not start; see $OUT/controller.log"
+FINGERPRINT="$(grep -o 'fingerprint: [0-9A-F:]*' "$WORK/controller.out" | cut -d' ' -f2)"
 
+# The agent enrols as a technician would (a one-time token, the certificate pinned), then reports over TLS, signed.
 mkdir -p "$WORK/agent-state"
 cat >"$WORK/agent.toml" <<EOF
-[controller]
-url = "http://127.0.0.1:$PORT"
-
 [agent]
 interval = "1h"
 state_dir = "$WORK/agent-state"
@@ -271,8 +270,11 @@ timeout = "15s"
 max_backoff = "1h"
 EOF
 cp "$WORK/agent.toml" "$OUT/agent.toml"
+TOKEN="$("$CONTROLLER_BIN" enrol-token create --config "$WORK/controller.toml" 2>/dev/null)"
+"$BIN" enrol "https://127.0.0.1:$PORT" --token "$TOKEN" --fingerprint "$FINGERPRINT" --config "$WORK/agent.toml" >"$OUT/agent-enrol.log" 2>&1 \
+    || die "rollcall-agent enrol failed; see $OUT/agent-enrol.log"
 
-say "Idle: rollcall-agent run delivering to rollcall serve on http://127.0.0.1:$PORT; ${IDLE_SETTLE_SECONDS}s settle + ${IDLE_SECONDS}s idle"
+say "Idle: rollcall-agent run delivering to rollcall serve on https://127.0.0.1:$PORT; ${IDLE_SETTLE_SECONDS}s settle + ${IDLE_SECONDS}s idle"
 "$BIN" run --config "$WORK/agent.toml" 2>"$OUT/agent-run.log" &
 AGENT_PID=$!
 sleep "$IDLE_SETTLE_SECONDS"

@@ -46,8 +46,8 @@ let package = Package(
         .target(
             name: "RollcallAgent",
             dependencies: [
+                // No swift-crypto: Ed25519 and SHA-256 come from the libcrypto that TLS loads anyway (SigningKey).
                 "RollcallProtocol", "CSQLite3", "CAgentSystem", "COpenSSL",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -103,7 +103,8 @@ let package = Package(
         .testTarget(name: "RollcallProtocolTests", dependencies: ["RollcallProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "RollcallAgentTests",
-            dependencies: ["RollcallAgent", "RollcallProtocol", "RollcallTestSupport"],
+            // swift-crypto here only to check the agent's libcrypto signatures verify the way the controller verifies.
+            dependencies: ["RollcallAgent", "RollcallProtocol", "RollcallTestSupport", .product(name: "Crypto", package: "swift-crypto")],
             resources: [],
             swiftSettings: strictSettings
         ),

@@ -1,4 +1,3 @@
-import Crypto
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -22,7 +21,7 @@ public struct EnrolmentRecord: Codable, Sendable, Equatable {
 /// The device id and the key that signs every request (``RequestSignature``).
 public struct AgentCredentials: Sendable {
     public let deviceID: String
-    let privateKey: Curve25519.Signing.PrivateKey
+    let privateKey: SigningKey
 
     /// The four signature headers for one request. `path` is the request target as the controller sees it.
     func signatureHeaders(method: String, path: String, body: [UInt8], now: Date = Date()) -> [(String, String)] {
@@ -31,12 +30,13 @@ public struct AgentCredentials: Sendable {
         let timestamp = Int64(now.timeIntervalSince1970)
         let canonical = RequestSignature.canonical(
             method: method, path: path, deviceID: deviceID, timestamp: timestamp, nonce: nonce,
-            bodyDigest: Self.hex(Array(SHA256.hash(data: body))))
-        // Signing with a well-formed key over bytes in memory cannot fail; a failure would be a broken build of the library.
-        let signature = (try? privateKey.signature(for: canonical)) ?? Data()
+            bodyDigest: Self.hex(SigningKey.sha256(body)))
+        // Signing with a loaded key over bytes in memory fails only if libcrypto is broken; the controller then
+        // refuses the empty signature with a message, and the report stays queued.
+        let signature = (try? privateKey.signature(for: canonical)) ?? []
         return [
             (RequestSignature.deviceHeader, deviceID), (RequestSignature.timestampHeader, String(timestamp)),
-            (RequestSignature.nonceHeader, nonce), (RequestSignature.signatureHeader, signature.base64EncodedString()),
+            (RequestSignature.nonceHeader, nonce), (RequestSignature.signatureHeader, Data(signature).base64EncodedString()),
         ]
     }
 
@@ -106,7 +106,7 @@ public struct AgentEnrolment: Sendable {
         case .success(let bytes): keyBytes = bytes
         case .failure(let failure): throw .unreadable(path: configuration.keyPath, reason: "\(failure.reason); enrol again")
         }
-        guard let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: keyBytes) else {
+        guard let key = try? SigningKey(rawRepresentation: keyBytes) else {
             throw .unreadable(path: configuration.keyPath, reason: "not a 32-byte Ed25519 key; enrol again")
         }
         return (record, AgentCredentials(deviceID: record.deviceID, privateKey: key))
@@ -125,9 +125,14 @@ public struct AgentEnrolment: Sendable {
         guard url.isTLS || allowPlainHTTP || configuration.allowPlainHTTP else { throw .plainHTTPRefused(url: url.description) }
         guard AgentIdentity.isValidMachineID(identity.machineID) else { throw .unidentified }
         let trust = Self.trust(fingerprint: fingerprint ?? configuration.controllerFingerprint, caFile: caFile ?? configuration.controllerCAFile)
-        let key = Curve25519.Signing.PrivateKey()
+        let key: SigningKey
+        do {
+            key = try SigningKey()
+        } catch {
+            throw .cannotWrite(path: configuration.keyPath, reason: error.description)
+        }
         let request = EnrolmentRequest(
-            token: token, publicKey: key.publicKey.rawRepresentation.base64EncodedString(), machineID: identity.machineID,
+            token: token, publicKey: Data(key.publicKey).base64EncodedString(), machineID: identity.machineID,
             hostname: identity.hostname, agentVersion: InventoryCollector.agentVersion)
         let body: [UInt8]
         do {
@@ -152,7 +157,7 @@ public struct AgentEnrolment: Sendable {
             fingerprint: fingerprint.flatMap(ControllerTrust.parseFingerprint).map(ControllerTrust.formatFingerprint),
             enrolledAt: answer.enrolledAt)
         try Self.makeDirectory(configuration.stateDirectory)
-        try Self.writeAtomically(Array(key.rawRepresentation), to: configuration.keyPath, mode: 0o600)
+        try Self.writeAtomically(key.rawRepresentation, to: configuration.keyPath, mode: 0o600)
         let recordBytes: [UInt8]
         do {
             recordBytes = Array(try RollcallJSON.encoder(pretty: true).encode(record)) + [0x0A]

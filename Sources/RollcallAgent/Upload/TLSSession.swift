@@ -297,17 +297,7 @@ final class TLSSession {
         guard written == length else {
             throw UploadError.badResponse(url: target, reason: "the controller's certificate cannot be encoded: \(drainErrors())")
         }
-        var digest = [UInt8](repeating: 0, count: 32)
-        var digestLength: UInt32 = 0
-        let hashed = der.withUnsafeBytes { input in
-            digest.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &digestLength, EVP_sha256(), nil)
-            }
-        }
-        guard hashed == 1, digestLength == 32 else {
-            throw UploadError.badResponse(url: target, reason: "cannot hash the controller's certificate: \(drainErrors())")
-        }
-        return digest
+        return SigningKey.sha256(der)
     }
 
     // MARK: Errors

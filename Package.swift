@@ -40,8 +40,10 @@ let package = Package(
         .target(name: "CAgentSystem"),
 
         // Debian's OpenSSL (libssl) for the agent's TLS client: the agent has no NIO, and libssl is already on every
-        // Debian machine, so TLS costs the agent no new package and little memory.
-        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Debian machine, so TLS costs the agent no new package. Loaded with dlopen on first use, never linked, so
+        // commands without TLS or signing (inventory, --version) do not pay its memory; the headers come from libssl-dev.
+        // "dl": dlopen is in libc from glibc 2.34 (Debian 12), in libdl before.
+        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("dl")]),
 
         .target(
             name: "RollcallAgent",

@@ -95,7 +95,7 @@ enum RollcallAgentMain {
         } catch {
             throw AgentCommandLine.UsageError(message: "Cannot open the outbox \(configuration.outboxPath): \(error)")
         }
-        let enrolment = try? AgentEnrolment(configuration: configuration).load()?.record
+        let enrolment = try? AgentEnrolment(configuration: configuration).loadRecord()
         if json {
             struct Output: Encodable {
                 var status: Outbox.Status

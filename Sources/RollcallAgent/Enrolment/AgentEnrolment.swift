@@ -86,8 +86,9 @@ public struct AgentEnrolment: Sendable {
         self.configuration = configuration
     }
 
-    /// The enrolment record and the signing key, or nil when the agent has never enrolled.
-    public func load() throws(EnrolmentError) -> (record: EnrolmentRecord, credentials: AgentCredentials)? {
+    /// The enrolment record alone (what `status` shows), or nil when the agent has never enrolled. Does not touch
+    /// the key, so it does not load OpenSSL.
+    public func loadRecord() throws(EnrolmentError) -> EnrolmentRecord? {
         let recordPath = configuration.enrolmentPath
         let recordBytes: [UInt8]
         switch FileSystemRoot.system.readBytes(recordPath) {
@@ -95,19 +96,27 @@ public struct AgentEnrolment: Sendable {
         case .failure(let failure) where failure.isMissing: return nil
         case .failure(let failure): throw .unreadable(path: recordPath, reason: failure.reason)
         }
-        let record: EnrolmentRecord
         do {
-            record = try RollcallJSON.decoder().decode(EnrolmentRecord.self, from: Data(recordBytes))
+            return try RollcallJSON.decoder().decode(EnrolmentRecord.self, from: Data(recordBytes))
         } catch {
             throw .unreadable(path: recordPath, reason: "not an enrolment record (\(error)); enrol again")
         }
+    }
+
+    /// The enrolment record and the signing key, or nil when the agent has never enrolled.
+    public func load() throws(EnrolmentError) -> (record: EnrolmentRecord, credentials: AgentCredentials)? {
+        guard let record = try loadRecord() else { return nil }
         let keyBytes: [UInt8]
         switch FileSystemRoot.system.readBytes(configuration.keyPath) {
         case .success(let bytes): keyBytes = bytes
         case .failure(let failure): throw .unreadable(path: configuration.keyPath, reason: "\(failure.reason); enrol again")
         }
-        guard let key = try? SigningKey(rawRepresentation: keyBytes) else {
-            throw .unreadable(path: configuration.keyPath, reason: "not a 32-byte Ed25519 key; enrol again")
+        let key: SigningKey
+        do {
+            key = try SigningKey(rawRepresentation: keyBytes)
+        } catch {
+            // Either the file is damaged or libssl3 is missing; the message says which.
+            throw .unreadable(path: configuration.keyPath, reason: "\(error); if the file is damaged, enrol again")
         }
         return (record, AgentCredentials(deviceID: record.deviceID, privateKey: key))
     }

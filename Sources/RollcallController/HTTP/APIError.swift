@@ -30,3 +30,48 @@ public struct APIError: HTTPResponseError, Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
+
+/// Gives every error the API's JSON shape, whatever threw it: Hummingbird's own (no such route, bad parameter)
+/// keep their status; anything unexpected becomes a 500 that names the request id and is logged in full here,
+/// so the client never sees SQL, a path or a stack trace.
+struct JSONErrorMiddleware: RouterMiddleware {
+    typealias Context = ControllerRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = APIRoutes.methods(for: request.uri.path), !allowed.contains(request.method.rawValue) {
+                var refusal = APIError(.methodNotAllowed, code: "method_not_allowed",
+                                       message: "\(request.uri.path) takes \(allowed.joined(separator: ", ")), not \(request.method.rawValue).")
+                refusal.allow = allowed
+                throw refusal
+            }
+            let code = switch error.status {
+            case .notFound: "not_found"
+            case .methodNotAllowed: "method_not_allowed"
+            case .contentTooLarge: "request_too_large"
+            case .badRequest: "bad_request"
+            default: "http_\(error.status.code)"
+            }
+            let message = error.status == .notFound
+                ? "No route \(request.method.rawValue) \(request.uri.path); controller/openapi.yaml lists the API."
+                : (error.body ?? error.status.reasonPhrase)
+            throw APIError(error.status, code: code, message: message)
+        } catch {
+            context.logger.error("Request failed", metadata: ["ctl.error": "\(String(reflecting: error))"])
+            throw APIError(.internalServerError, code: "internal_error",
+                           message: "The controller could not handle this request; its log has the details (request id \(context.id)).")
+        }
+    }
+}
+
+extension APIError {
+    static func rateLimited(retryAfter seconds: Int) -> APIError {
+        var error = APIError(.tooManyRequests, code: "rate_limited", message: "Too many requests; try again in \(seconds) s.")
+        error.retryAfter = seconds
+        return error
+    }
+}

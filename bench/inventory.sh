@@ -92,7 +92,7 @@ mkdir -p "$OUT"
 # What is built: the working tree, committed or not. Recorded, since other work may be going on in the tree.
 git -C "$ROOT" status --short >"$OUT/source-status.txt" 2>&1 || true
 git -C "$ROOT" diff HEAD >"$OUT/source.diff" 2>&1 || true
-AGENT_DIRTY="$(grep -E '^.. (Sources/(RollcallAgent|RollcallProtocol|rollcall-agent|CSQLite3)/|Package\.(swift|resolved))' "$OUT/source-status.txt" \
+AGENT_DIRTY="$(grep -E '^.. (Sources/(RollcallAgent|RollcallProtocol|rollcall-agent|CSQLite3|COpenSSL|CAgentSystem)/|Package\.(swift|resolved))' "$OUT/source-status.txt" \
     | awk '{ print $2 }' | paste -sd, - | sed 's/,/, /g' || true)"
 
 say "Building rollcall-agent (release, --static-swift-stdlib, --scratch-path .build-release); log: $OUT/build.log"

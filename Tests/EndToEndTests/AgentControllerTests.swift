@@ -231,6 +231,23 @@ struct AgentControllerTests {
         #expect(list.output.contains("revoked"))
     }
 
+    @Test("a controller URL with a wrong path (404) keeps the report queued rather than setting it aside")
+    func wrongPathKeepsReport() throws {
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let controller = try setup.startController()
+        defer { controller.kill(SIGTERM) }
+        try setup.enrol(controller: controller)
+        let config = try String(contentsOfFile: setup.agentConfig, encoding: .utf8)
+        try ("[controller]\nurl = \"\(setup.base)/not-rollcall\"\n" + config).write(toFile: setup.agentConfig, atomically: true, encoding: .utf8)
+        let agent = try Child(Binaries.agent, ["run", "--once", "--deadline", "2", "--config", setup.agentConfig], in: setup.directory, name: "agent")
+        #expect(agent.wait() != 0)
+        #expect(agent.stderr.contains("404"), "\(agent.stderr)")
+        let status = try run(Binaries.agent, ["status", "--config", setup.agentConfig, "--format", "json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any] ?? [:]
+        #expect(json["pending"] as? Int == 1 && json["rejected"] as? Int == 0, "\(status.output)")
+    }
+
     @Test("enrolment refuses a controller whose certificate does not match the pin, and plain HTTP unless allowed; nothing is kept")
     func enrolmentTrust() throws {
         let setup = try Setup(port: try freePort())

@@ -54,9 +54,10 @@ struct Uploader {
                 logger.debug("Report delivered", metadata: [
                     "agent.report.id": "\(entry.reportID)", "agent.report.outcome": "\(receipt.outcome.rawValue)",
                 ])
-            case 401, 403, 408, 429, 500...599:
-                // 401/403 say who we are is not accepted (clock, revocation, a new controller), not that the report
-                // is bad: it stays queued for when the technician fixes that.
+            case 401, 403, 404, 405, 408, 429, 500...599:
+                // 401/403 say who we are is not accepted (clock, revocation, a new controller) and 404/405 that the
+                // URL is not a Rollcall controller's API, not that the report is bad: it stays queued for when the
+                // technician fixes that.
                 let reason = "controller answered \(response.status): \(Self.errorMessage(response))"
                 try outbox.recordFailure(entry.reportID, error: reason)
                 return .interrupted(delivered: delivered, reason: reason)

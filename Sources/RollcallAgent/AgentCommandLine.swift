@@ -1,4 +1,6 @@
-/// The agent's command line: three commands, a handful of options, strict parsing and helpful errors.
+import RollcallProtocol
+
+/// The agent's command line: a few commands, a handful of options, strict parsing and helpful errors.
 ///
 /// Why not swift-argument-parser, which the controller uses: it costs the agent 1.2 MB of resident memory at start
 /// (measured with a static hello-world, 8.5 MB without it against 9.7 MB with it), and the agent's budget for a whole
@@ -81,7 +83,7 @@ public enum AgentCommandLine {
             if values["fingerprint"] != nil, values["ca-file"] != nil {
                 throw UsageError(message: "--fingerprint and --ca-file are two ways to trust the controller; give one.")
             }
-            if let fingerprint = values["fingerprint"], ControllerTrust.parseFingerprint(fingerprint) == nil {
+            if let fingerprint = values["fingerprint"], CertificateFingerprint.parse(fingerprint) == nil {
                 throw UsageError(message: "--fingerprint must be the SHA-256 fingerprint `rollcall serve` prints (64 hex digits, colons optional).")
             }
             return .enrol(url: positionals[0], token: token, fingerprint: values["fingerprint"], caFile: values["ca-file"],

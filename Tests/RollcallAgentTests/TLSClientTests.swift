@@ -1,5 +1,6 @@
 import Foundation
 @testable import RollcallAgent
+import RollcallProtocol
 import RollcallTestSupport
 import Testing
 
@@ -35,8 +36,8 @@ struct TLSClientTests {
             return
         }
         #expect(target == "https://127.0.0.1:\(server.port)/")
-        #expect(reason.contains(ControllerTrust.formatFingerprint(presented)))
-        #expect(reason.contains(ControllerTrust.formatFingerprint(pinned)))
+        #expect(reason.contains(CertificateFingerprint.format(presented)))
+        #expect(reason.contains(CertificateFingerprint.format(pinned)))
         #expect(reason.contains("agent.toml's [controller] fingerprint"))
     }
 
@@ -139,19 +140,19 @@ struct TLSClientTests {
     @Test("fingerprints parse as people paste them and only when they are exactly 32 bytes")
     func parsesFingerprints() {
         let bytes = (0..<32).map { UInt8($0 * 7 + 3) }
-        let colons = ControllerTrust.formatFingerprint(bytes)
+        let colons = CertificateFingerprint.format(bytes)
         #expect(colons.count == 95 && colons == colons.uppercased() && colons.hasPrefix("03:0A:11:"))
         let bare = colons.replacingOccurrences(of: ":", with: "")
         for pasted in [
             colons, "SHA256:\(colons)", "sha256 Fingerprint=\(colons)", "SHA256 Fingerprint=\(colons)", bare.lowercased(), bare,
             "  \(colons.lowercased())\n", colons.replacingOccurrences(of: ":", with: " "), "sha256:\(bare.lowercased())",
         ] {
-            #expect(ControllerTrust.parseFingerprint(pasted) == bytes, "\(pasted)")
+            #expect(CertificateFingerprint.parse(pasted) == bytes, "\(pasted)")
         }
-        let short = ControllerTrust.formatFingerprint(Array(bytes.dropLast()))
-        let long = ControllerTrust.formatFingerprint(bytes + [0xAB])
+        let short = CertificateFingerprint.format(Array(bytes.dropLast()))
+        let long = CertificateFingerprint.format(bytes + [0xAB])
         for refused in [short, long, "SHA256:\(short)", String(bare.dropLast()), bare + "0", bare.replacingOccurrences(of: "0", with: "g"), "", "SHA256:"] {
-            #expect(ControllerTrust.parseFingerprint(refused) == nil, "\(refused)")
+            #expect(CertificateFingerprint.parse(refused) == nil, "\(refused)")
         }
     }
 
@@ -207,7 +208,7 @@ struct CertificateSet {
     /// The certificate's SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it, parsed the agent's way.
     func fingerprint(_ name: String) throws -> [UInt8] {
         let printed = try Self.openssl(["x509", "-in", path("\(name).pem"), "-noout", "-fingerprint", "-sha256"])
-        guard let bytes = ControllerTrust.parseFingerprint(printed) else {
+        guard let bytes = CertificateFingerprint.parse(printed) else {
             throw HarnessError(description: "cannot parse openssl's fingerprint line '\(printed)'")
         }
         return bytes

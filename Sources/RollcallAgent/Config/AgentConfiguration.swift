@@ -1,3 +1,5 @@
+import RollcallProtocol
+
 /// Settings from `/etc/rollcall/agent.toml`. Every key has a default except the controller URL.
 ///
 /// ```toml
@@ -57,7 +59,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         configuration.controllerFingerprint = try document.string("controller.fingerprint")
         configuration.controllerCAFile = try document.string("controller.ca_file")
         configuration.allowPlainHTTP = try document.boolean("controller.allow_plain_http") ?? false
-        if let fingerprint = configuration.controllerFingerprint, ControllerTrust.parseFingerprint(fingerprint) == nil {
+        if let fingerprint = configuration.controllerFingerprint, CertificateFingerprint.parse(fingerprint) == nil {
             throw document.error(at: "controller.fingerprint", "must be the 64 hex digits of a SHA-256 fingerprint, like the line `rollcall serve` prints")
         }
         if configuration.controllerFingerprint != nil, configuration.controllerCAFile != nil {

@@ -163,7 +163,7 @@ public struct AgentEnrolment: Sendable {
         }
         let record = EnrolmentRecord(
             deviceID: answer.deviceID, controllerURL: url.description,
-            fingerprint: fingerprint.flatMap(ControllerTrust.parseFingerprint).map(ControllerTrust.formatFingerprint),
+            fingerprint: fingerprint.flatMap(CertificateFingerprint.parse).map(CertificateFingerprint.format),
             enrolledAt: answer.enrolledAt)
         try Self.makeDirectory(configuration.stateDirectory)
         try Self.writeAtomically(key.rawRepresentation, to: configuration.keyPath, mode: 0o600)
@@ -179,7 +179,7 @@ public struct AgentEnrolment: Sendable {
 
     /// agent.toml's pin or CA first, then the fingerprint given at enrolment, then the system's CAs.
     public static func trust(fingerprint: String?, caFile: String?) -> ControllerTrust {
-        if let pin = fingerprint.flatMap(ControllerTrust.parseFingerprint) { return .pinned(pin) }
+        if let pin = fingerprint.flatMap(CertificateFingerprint.parse) { return .pinned(pin) }
         if let caFile { return .caFile(caFile) }
         return .system
     }

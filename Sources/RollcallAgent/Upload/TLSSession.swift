@@ -2,6 +2,7 @@ import COpenSSL
 #if canImport(Glibc)
 import Glibc
 #endif
+import RollcallProtocol
 
 /// How the agent decides the controller's certificate is the right one.
 public enum ControllerTrust: Sendable, Equatable {
@@ -13,52 +14,6 @@ public enum ControllerTrust: Sendable, Equatable {
     case caFile(String)
     /// The system trust store (SSL_CTX_set_default_verify_paths) with host name verification.
     case system
-
-    /// Parses a fingerprint as people paste it: "SHA256:AB:CD:…", "sha256 Fingerprint=AB:CD:…" (what
-    /// `openssl x509 -fingerprint -sha256` prints), "abcd…" (64 hex digits); colons and spaces optional, any case.
-    /// nil unless it is exactly 32 bytes, so a SHA-1 fingerprint or a digit lost in copying is refused, not truncated.
-    public static func parseFingerprint(_ text: String) -> [UInt8]? {
-        var rest = Substring(text.lowercased())
-        while let first = rest.first, first.isWhitespace { rest.removeFirst() }
-        for prefix in ["sha256 fingerprint=", "sha-256 fingerprint=", "sha256:", "sha-256:", "sha256=", "sha256 "]
-        where rest.hasPrefix(prefix) {
-            rest = rest.dropFirst(prefix.count)
-            break
-        }
-        var bytes: [UInt8] = []
-        var high: UInt8?
-        for character in rest.unicodeScalars {
-            let nibble: UInt8
-            switch character {
-            case "0"..."9": nibble = UInt8(character.value - 48)
-            case "a"..."f": nibble = UInt8(character.value - 87)
-            case ":", " ", "\t", "\r", "\n": continue
-            default: return nil
-            }
-            if let pending = high {
-                bytes.append(pending << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        guard high == nil, bytes.count == 32 else { return nil }
-        return bytes
-    }
-
-    /// "AB:CD:…" upper-case with colons: how `rollcall serve` and `openssl x509 -fingerprint` print them, so a
-    /// technician can compare by eye.
-    public static func formatFingerprint(_ bytes: [UInt8]) -> String {
-        let digits: [Character] = Array("0123456789ABCDEF")
-        var text = ""
-        text.reserveCapacity(bytes.count * 3)
-        for (index, byte) in bytes.enumerated() {
-            if index > 0 { text.append(":") }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return text
-    }
 }
 
 /// One TLS client connection over a socket the caller connected and still owns (and closes, after this is gone).
@@ -280,8 +235,8 @@ final class TLSSession {
             }
             guard same else {
                 throw UploadError.untrusted(url: target, reason: """
-                    the controller presented a certificate with fingerprint SHA256:\(ControllerTrust.formatFingerprint(presented)), \
-                    but the agent is pinned to SHA256:\(ControllerTrust.formatFingerprint(pin)). If the controller's certificate was \
+                    the controller presented a certificate with fingerprint SHA256:\(CertificateFingerprint.format(presented)), \
+                    but the agent is pinned to SHA256:\(CertificateFingerprint.format(pin)). If the controller's certificate was \
                     replaced on purpose, put the new fingerprint in agent.toml's [controller] fingerprint; if not, something \
                     else is answering at this address
                     """)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 public import NIOSSL
+import RollcallProtocol
 import SwiftASN1
 import X509
 
@@ -77,15 +78,7 @@ public struct ControllerCertificate: Sendable {
         } catch {
             throw CertificateError(path: path, message: "cannot be encoded as DER: \(error)")
         }
-        return formatFingerprint(Array(SHA256.hash(data: der)))
-    }
-
-    /// "AB:CD:…", upper case with colons.
-    public static func formatFingerprint(_ bytes: [UInt8]) -> String {
-        bytes.map { byte in
-            let digits = Array("0123456789ABCDEF")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
-        }.joined(separator: ":")
+        return CertificateFingerprint.format(Array(SHA256.hash(data: der)))
     }
 
     private static func makeSelfSigned(certificatePath: String, privateKeyPath: String, host: String) throws(CertificateError) {

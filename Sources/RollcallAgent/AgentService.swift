@@ -127,7 +127,8 @@ public struct AgentService: Sendable {
             } catch {
                 break
             }
-            if (try? AgentEnrolment(configuration: configuration).load()) != nil {
+            // The record alone: reading the key would load OpenSSL once a minute for nothing; run() loads it.
+            if (try? AgentEnrolment(configuration: configuration).loadRecord()) != nil {
                 logger.info("Enrolment found; delivering the outbox")
                 return try await run()
             }

@@ -30,7 +30,7 @@ public struct AgentCredentials: Sendable {
         let timestamp = Int64(now.timeIntervalSince1970)
         let canonical = RequestSignature.canonical(
             method: method, path: path, deviceID: deviceID, timestamp: timestamp, nonce: nonce,
-            bodyDigest: Self.hex(SigningKey.sha256(body)))
+            bodyDigest: Self.hex(privateKey.sha256(body)))
         // Signing with a loaded key over bytes in memory fails only if libcrypto is broken; the controller then
         // refuses the empty signature with a message, and the report stays queued.
         let signature = (try? privateKey.signature(for: canonical)) ?? []

@@ -71,23 +71,21 @@ final class SigningKey: @unchecked Sendable {
         return Array(bytes.prefix(length))
     }
 
-    /// SHA-256 of `bytes` (request bodies, the controller's certificate).
-    ///
-    /// Not throwing: the agent hashes only while it holds a `SigningKey` (request bodies) or a `TLSSession` (the
-    /// controller's certificate), and making either has already loaded libcrypto, so the load here cannot fail there.
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        let api: OpenSSL.Functions
-        do {
-            api = try OpenSSL.load()
-        } catch {
-            preconditionFailure("SHA-256: \(error)")
-        }
+    /// SHA-256 of a request body, with the libcrypto this key already loaded.
+    func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        Self.sha256(bytes, api: api)
+    }
+
+    /// SHA-256 of `bytes` through a loaded table: whoever hashes (a key, a TLS session) has loaded libcrypto
+    /// already, so hashing cannot fail for want of the library.
+    static func sha256(_ bytes: [UInt8], api: OpenSSL.Functions) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         let hashed = bytes.withUnsafeBytes { input in
             digest.withUnsafeMutableBufferPointer { api.EVP_Digest(input.baseAddress, input.count, $0.baseAddress, &length, api.EVP_sha256(), nil) }
         }
-        // EVP_Digest with SHA-256 over memory fails only if libcrypto itself is broken.
+        // safe: EVP_Digest with the built-in SHA-256 over bytes in memory has no failure path short of libcrypto
+        // being unable to allocate a digest context, i.e. the process is out of memory.
         precondition(hashed == 1 && length == 32, "libcrypto could not compute SHA-256")
         return digest
     }

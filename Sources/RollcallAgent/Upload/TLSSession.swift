@@ -264,7 +264,7 @@ final class TLSSession {
         guard written == length else {
             throw UploadError.badResponse(url: target, reason: "the controller's certificate cannot be encoded: \(drainErrors(api))")
         }
-        return SigningKey.sha256(der)
+        return SigningKey.sha256(der, api: api)
     }
 
     // MARK: Errors

@@ -452,6 +452,30 @@ public actor LDAPConnection {
         }
     }
 
+    /// Sets an entry's password with the Password Modify extended operation (RFC 3062), so the server hashes it with
+    /// its own scheme and applies its password policy: the clear text never lands in the directory, whatever
+    /// `olcPPolicyHashCleartext` says. The bytes of the password are zeroed after the call.
+    public func setPassword(dn: String, newPassword: String) throws(LDAPError) {
+        var user = Array(dn.utf8)
+        var password = Array(newPassword.utf8)
+        defer { for index in password.indices { password[index] = 0 } }
+        let code = user.withUnsafeMutableBufferPointer { userBuffer in
+            password.withUnsafeMutableBufferPointer { passwordBuffer -> Int32 in
+                var userValue = berval(bv_len: ber_len_t(userBuffer.count),
+                                       bv_val: UnsafeMutableRawPointer(userBuffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+                var passwordValue = berval(bv_len: ber_len_t(passwordBuffer.count),
+                                           bv_val: UnsafeMutableRawPointer(passwordBuffer.baseAddress)?.assumingMemoryBound(to: CChar.self))
+                var generated = berval(bv_len: 0, bv_val: nil)
+                let result = ldap_passwd_s(handle.raw, &userValue, nil, &passwordValue, &generated, nil, nil)
+                if generated.bv_val != nil { ber_memfree(generated.bv_val) }
+                return result
+            }
+        }
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .setPassword, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+    }
+
     public func delete(dn: String) throws(LDAPError) {
         let code = ldap_delete_ext_s(handle.raw, dn, nil, nil)
         guard code == LDAP_SUCCESS else {

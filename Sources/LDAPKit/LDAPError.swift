@@ -15,6 +15,7 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
         case add = "adding"
         case delete = "deleting"
         case rename = "renaming"
+        case setPassword = "setting the password of"
         case whoAmI = "asking who am I on"
         case option = "setting an option on"
     }

@@ -22,8 +22,8 @@ func emit<Value: Encodable>(_ format: ListFormat, headers: [String], rows: [[Str
     case .json:
         print(String(decoding: try RollcallJSON.encoder(pretty: true).encode(json), as: UTF8.self))
     case .csv:
-        print(CSVWriter.row(headers.map { $0.lowercased().replacingOccurrences(of: " ", with: "_") }), terminator: "")
-        for row in rows { print(CSVWriter.row(row), terminator: "") }
+        print(CSVWriter.row(headers.map { $0.lowercased().replacingOccurrences(of: " ", with: "_") }), terminator: "\r\n")
+        for row in rows { print(CSVWriter.row(row), terminator: "\r\n") }
     case .table:
         if rows.isEmpty { print(empty) } else { print(TextTable.render(headers: headers, rows: rows), terminator: "") }
     }
@@ -86,20 +86,55 @@ struct Accounts: AsyncParsableCommand {
         @Option(help: "Everyone current, one join key per line (overrides accounts.roster_file).")
         var roster: String?
 
+        @Flag(help: "Plan accounts for new starters in the HR imports instead (random temporary passwords, changed at next log-on).")
+        var joiners = false
+
         @Option(help: "Output format: table, csv or json.")
         var format: ListFormat = .table
 
         func run() async throws {
             let configuration = try options.load()
-            _ = try options.directory(configuration)
-            let leaversFile = try (leavers ?? configuration.accounts.leaversFile).map(KeyListFile.load)
-            let rosterFile = try (roster ?? configuration.accounts.rosterFile).map(KeyListFile.load)
+            let directory = try options.directory(configuration)
+            if joiners {
+                try await options.withStore(configuration) { store in
+                    guard try await store.lastDirectorySync() != nil else { throw DirectoryError.neverSynced }
+                    guard try await !store.hrImports().isEmpty else {
+                        throw ValidationError("No HR import yet: joiners come from `rollcall hr import FILE --kind staff|pupils`.")
+                    }
+                    let accounts = try await store.directoryAccounts()
+                    let planner = JoinersPlanner(policy: configuration.joiners, directory: directory, protectedUIDs: configuration.accounts.protectedUIDs)
+                    let (items, notes) = planner.plan(people: try await store.people(status: .current), accounts: accounts)
+                    try await storeAndShow(kind: .joiners, items: items, notes: notes, accounts: accounts.count, configuration: configuration,
+                                           store: store, format: format)
+                }
+                return
+            }
+            var leaversFile = try leavers.map(KeyListFile.load)
+            var rosterFile = try roster.map(KeyListFile.load)
             try await options.withStore(configuration) { store in
                 guard let sync = try await store.lastDirectorySync() else { throw DirectoryError.neverSynced }
                 let accounts = try await store.directoryAccounts()
-                let planner = AccountsPlanner(policy: configuration.accounts, leavers: leaversFile, roster: rosterFile, lastBindTracked: sync.lastBindTracked)
-                let (items, notes) = planner.plan(accounts)
-                try await storeAndShow(kind: .accounts, items: items, notes: notes, accounts: accounts.count, configuration: configuration,
+                var notes: [String] = []
+                var rosterKinds = Set(AccountKind.allCases)
+                // The HR imports are the source of leavers and the roster once there are any; files named on the command
+                // line still win, and a configured file is no longer read.
+                if let hr = try await store.hrLeaversAndRoster() {
+                    if leaversFile == nil { leaversFile = hr.leavers }
+                    if rosterFile == nil {
+                        rosterFile = hr.roster
+                        rosterKinds = hr.kinds
+                    }
+                    notes.append("Leavers and the roster come from \(hr.leavers.path)"
+                                 + (configuration.accounts.leaversFile != nil || configuration.accounts.rosterFile != nil
+                                    ? "; accounts.leavers_file and accounts.roster_file are no longer read." : "."))
+                } else {
+                    if leaversFile == nil { leaversFile = try configuration.accounts.leaversFile.map(KeyListFile.load) }
+                    if rosterFile == nil { rosterFile = try configuration.accounts.rosterFile.map(KeyListFile.load) }
+                }
+                var planner = AccountsPlanner(policy: configuration.accounts, leavers: leaversFile, roster: rosterFile, lastBindTracked: sync.lastBindTracked)
+                planner.rosterKinds = rosterKinds
+                let (items, planNotes) = planner.plan(accounts)
+                try await storeAndShow(kind: .accounts, items: items, notes: notes + planNotes, accounts: accounts.count, configuration: configuration,
                                        store: store, format: format)
             }
         }
@@ -167,10 +202,10 @@ struct Passwords: AsyncParsableCommand {
                 case .json:
                     print(String(decoding: try RollcallJSON.encoder(pretty: true).encode(audit), as: UTF8.self))
                 case .csv:
-                    print(CSVWriter.row(["section", "subject", "severity_or_reason", "detail"]), terminator: "")
-                    for finding in audit.findings { print(CSVWriter.row(["policy", finding.policy, finding.severity.rawValue, finding.message]), terminator: "") }
+                    print(CSVWriter.row(["section", "subject", "severity_or_reason", "detail"]), terminator: "\r\n")
+                    for finding in audit.findings { print(CSVWriter.row(["policy", finding.policy, finding.severity.rawValue, finding.message]), terminator: "\r\n") }
                     for account in audit.overdue {
-                        print(CSVWriter.row(["account", account.dn, account.reason.rawValue, account.ageDays.map { "\($0) days" } ?? "never changed"]), terminator: "")
+                        print(CSVWriter.row(["account", account.dn, account.reason.rawValue, account.ageDays.map { "\($0) days" } ?? "never changed"]), terminator: "\r\n")
                     }
                 case .table:
                     print("Password policy (school: changed at least every \(configuration.passwords.maxAgeDays) days, at least \(configuration.passwords.minLength) characters, checked, changed after reset):")
@@ -282,17 +317,32 @@ struct PlanCommand: AsyncParsableCommand {
         @Flag(help: "Apply even though the plan changes more accounts than the mass-change threshold.")
         var acceptMassChange = false
 
+        @Option(help: "For a joiners plan: the new file (mode 0600) the temporary passwords are written to, as CSV for a mail merge. Default: joiners-plan-ID-passwords.csv here.")
+        var passwordsFile: String?
+
         func run() async throws {
             let configuration = try options.load()
             let directory = try options.directory(configuration)
             try await options.withStore(configuration) { store in
                 guard let plan = try await store.plan(id: id) else { throw PlanError.notFound(id) }
                 guard plan.status != .applied else { throw PlanError.alreadyApplied(id) }
-                let applier = PlanApplier(directory: directory, policy: configuration.accounts, acceptMassChange: acceptMassChange)
+                var passwords: PasswordsFile?
+                if plan.items.contains(where: { $0.action == .create && $0.status != .done && $0.status != .skipped }) {
+                    do {
+                        passwords = try PasswordsFile(path: passwordsFile ?? "joiners-plan-\(id)-passwords.csv")
+                    } catch {
+                        throw ValidationError("Nothing was changed: the temporary passwords cannot go to \(error)")
+                    }
+                }
+                let applier = PlanApplier(directory: directory, policy: configuration.accounts, acceptMassChange: acceptMassChange,
+                                          passwords: passwords, passwordLength: max(configuration.joiners.passwordLength, configuration.passwords.minLength))
                 say("Applying plan \(id) (\(plan.kind.rawValue), \(plan.items.count) item(s)) to \(directory.url)")
                 let outcome = try await applier.apply(plan, store: store, progress: say)
                 say("Plan \(id): \(outcome.done) done, \(outcome.alreadyInEffect) already in effect, \(outcome.skipped) skipped, "
                     + "\(outcome.failed) failed" + (outcome.previouslyDone > 0 ? ", \(outcome.previouslyDone) done by an earlier run" : "") + ".")
+                if let passwords, passwords.written > 0 {
+                    say("\(passwords.written) temporary password(s) are in \(passwords.path) (mode 0600; nowhere else). Hand them over, then delete the file.")
+                }
                 if outcome.failed > 0 { throw ExitCode(2) }
             }
         }

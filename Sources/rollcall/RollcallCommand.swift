@@ -13,7 +13,8 @@ struct RollcallCommand: AsyncParsableCommand {
         abstract: "Rollcall controller: receives agent reports and produces the school's compliance reports.",
         version: "0.1.0",
         subcommands: [
-            Serve.self, EnrolToken.self, Devices.self, Directory.self, Accounts.self, Passwords.self, PlanCommand.self, Audit.self, Report.self,
+            Serve.self, EnrolToken.self, Devices.self, Directory.self, HR.self, Accounts.self, Passwords.self, Offboard.self, PlanCommand.self,
+            Equipment.self, Audit.self, Report.self,
         ])
 }
 

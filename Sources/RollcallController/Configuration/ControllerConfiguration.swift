@@ -45,6 +45,12 @@ public struct ControllerConfiguration: Sendable, Equatable {
     public var accounts = AccountsPolicy()
     /// `[passwords]`: the school's rotation policy.
     public var passwords = PasswordRotationPolicy()
+    /// `[hr]`: the import's truncation guard and a generic export's columns.
+    public var hr = HRPolicy()
+    /// `[joiners]`: how new starters' accounts are named and where they go.
+    public var joiners = JoinersPolicy()
+    /// `[equipment]`: when a device counts as stale.
+    public var equipment = EquipmentPolicy()
 
     public init() {}
 
@@ -72,6 +78,7 @@ public struct ControllerConfiguration: Sendable, Equatable {
             "server": ["host", "port", "read_allowed_from"], "store": ["path"], "limits": ["max_report_bytes", "requests_per_minute", "idle_timeout_seconds"],
             "tls": ["certificate", "private_key", "plain_http"],
             "directory": DirectoryConfiguration.keys, "accounts": AccountsPolicy.keys, "passwords": PasswordRotationPolicy.keys,
+            "hr": HRPolicy.keys, "joiners": JoinersPolicy.keys, "equipment": EquipmentPolicy.keys,
         ]
         for (section, value) in table {
             guard let keys = known[section] else {
@@ -128,6 +135,9 @@ public struct ControllerConfiguration: Sendable, Equatable {
         }
         configuration.accounts = try AccountsPolicy(reader)
         configuration.passwords = try PasswordRotationPolicy(reader)
+        configuration.hr = try HRPolicy(reader)
+        configuration.joiners = try JoinersPolicy(reader)
+        configuration.equipment = try EquipmentPolicy(reader)
         return configuration
     }
 }
@@ -177,6 +187,18 @@ struct SettingsReader {
         for item in array {
             guard let text = item.string else { throw fail("'\(section).\(key)' must be a list of strings, like [\"a\", \"b\"]") }
             result.append(text)
+        }
+        return result
+    }
+
+    /// `[section.name]`: a table of strings, e.g. `[hr.columns]`.
+    func stringTable(_ section: String, _ key: String) throws(ConfigurationError) -> [String: String]? {
+        guard let value = table[section]?.table?[key] else { return nil }
+        guard let inner = value.table else { throw fail("'\(section).\(key)' must be a table: [\(section).\(key)] with name = \"value\" lines") }
+        var result: [String: String] = [:]
+        for (name, item) in inner {
+            guard let text = item.string else { throw fail("'\(section).\(key).\(name)' must be a string") }
+            result[name] = text
         }
         return result
     }

@@ -23,7 +23,7 @@ struct CSVReader {
         var isBlank: Bool { fields.allSatisfy { $0.value.isEmpty } }
     }
 
-    struct Problem: Error, Equatable, CustomStringConvertible {
+    struct Problem: Error, Equatable, Sendable, CustomStringConvertible {
         var line: Int
         var column: Int
         var message: String
@@ -31,20 +31,32 @@ struct CSVReader {
         var description: String { "\(line):\(column): \(message)" }
     }
 
-    private let scalars: [Unicode.Scalar]
-    private var index = 0
+    private let source: ScalarDecoder
+    /// The scalar under the cursor and the one after it (a doubled quote and CRLF need one of lookahead).
+    private var current: Unicode.Scalar?
+    private var following: Unicode.Scalar?
     private var line = 1
     private var column = 1
     private let separator: Unicode.Scalar
 
-    init(_ text: String, separator: Unicode.Scalar = ",") {
-        scalars = Array(text.unicodeScalars)
+    /// Reads from a decoder, which may stream a file of any size.
+    init(_ source: ScalarDecoder, separator: Unicode.Scalar = ",") {
+        self.source = source
         self.separator = separator
+        current = source.next()
+        following = current == nil ? nil : source.next()
+    }
+
+    init(_ text: String, separator: Unicode.Scalar = ",") {
+        self.init(ScalarDecoder(ByteReader(bytes: Array(text.utf8)), encoding: .utf8), separator: separator)
     }
 
     /// The next record, nil at the end of the input.
     mutating func next() throws(Problem) -> Record? {
-        guard index < scalars.count else { return nil }
+        guard current != nil else {
+            try checkDecoding()
+            return nil
+        }
         var fields: [Field] = []
         while true {
             let (field, ended) = try readField()
@@ -64,15 +76,15 @@ struct CSVReader {
     private mutating func readField() throws(Problem) -> (Field, Bool) {
         let startLine = line, startColumn = column
         var value = String.UnicodeScalarView()
-        if index < scalars.count, scalars[index] == "\"" {
+        if current == "\"" {
             advance()
             while true {
-                guard index < scalars.count else {
+                guard let scalar = current else {
+                    try checkDecoding()
                     throw Problem(line: startLine, column: startColumn, message: "a quoted field is never closed (the file may be cut short)")
                 }
-                let scalar = scalars[index]
                 if scalar == "\"" {
-                    if index + 1 < scalars.count, scalars[index + 1] == "\"" {
+                    if following == "\"" {
                         value.append("\"")
                         advance()
                         advance()
@@ -85,8 +97,7 @@ struct CSVReader {
                 advanceCountingLines()
             }
             let field = Field(value: String(value), line: startLine, column: startColumn)
-            guard index < scalars.count else { return (field, true) }
-            let after = scalars[index]
+            guard let after = current else { return (field, true) }
             if after == separator {
                 advance()
                 return (field, false)
@@ -97,8 +108,7 @@ struct CSVReader {
             }
             throw Problem(line: line, column: column, message: "'\(Character(after))' after the closing quote of a field (expected a comma or the end of the line)")
         }
-        while index < scalars.count {
-            let scalar = scalars[index]
+        while let scalar = current {
             if scalar == separator {
                 advance()
                 return (Field(value: String(value), line: startLine, column: startColumn), false)
@@ -116,16 +126,20 @@ struct CSVReader {
         return (Field(value: String(value), line: startLine, column: startColumn), true)
     }
 
+    private mutating func step() {
+        current = following
+        following = current == nil ? nil : source.next()
+    }
+
     private mutating func advance() {
-        index += 1
+        step()
         column += 1
     }
 
     /// Inside quotes: a line break is part of the value but still starts a new line of the file.
     private mutating func advanceCountingLines() {
-        let scalar = scalars[index]
-        if scalar == "\n" || (scalar == "\r" && !(index + 1 < scalars.count && scalars[index + 1] == "\n")) {
-            index += 1
+        if current == "\n" || (current == "\r" && following != "\n") {
+            step()
             line += 1
             column = 1
         } else {
@@ -135,9 +149,16 @@ struct CSVReader {
 
     /// Consumes CRLF, LF or a lone CR.
     private mutating func endLine() {
-        if scalars[index] == "\r", index + 1 < scalars.count, scalars[index + 1] == "\n" { index += 1 }
-        index += 1
+        if current == "\r", following == "\n" { step() }
+        step()
         line += 1
         column = 1
+    }
+
+    /// The input ended early because a byte could not be decoded: say where, in the reader's terms.
+    private func checkDecoding() throws(Problem) {
+        if let problem = source.problem {
+            throw Problem(line: problem.line, column: column, message: "\(problem.message) (byte \(problem.offset) of the file)")
+        }
     }
 }

@@ -12,6 +12,9 @@ public struct AccountsPlanner: Sendable {
     public var roster: KeyListFile?
     /// Whether the directory records last binds (from the last sync).
     public var lastBindTracked: Bool
+    /// The kinds of account the roster covers: only those can be orphans (an HR import of staff says nothing
+    /// about pupils).
+    public var rosterKinds: Set<AccountKind> = Set(AccountKind.allCases)
     public var now: Date
 
     public init(policy: AccountsPolicy, leavers: KeyListFile?, roster: KeyListFile?, lastBindTracked: Bool, now: Date = Date()) {
@@ -64,7 +67,7 @@ public struct AccountsPlanner: Sendable {
             if let key = account.joinKey, let leaver = leaversByKey[key] {
                 reason = .leaver
                 detail = "\(key) is on the leavers list" + (leaver.date.map { ", left \(Self.day($0))" } ?? "")
-            } else if let current, !(account.joinKey.map(current.contains) ?? false) {
+            } else if let current, rosterKinds.contains(account.kind), !(account.joinKey.map(current.contains) ?? false) {
                 reason = .orphan
                 detail = account.joinKey.map { "no current HR record has \($0)" } ?? "the account has no join key, so no HR record can name it"
             } else if checkStale {

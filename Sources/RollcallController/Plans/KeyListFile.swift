@@ -9,10 +9,21 @@ public struct KeyListFile: Sendable, Equatable {
         /// The leaving date, when given (a leaver with a date still to come is not disabled yet).
         public var date: Date?
         public var line: Int
+
+        public init(key: String, date: Date?, line: Int) {
+            self.key = key
+            self.date = date
+            self.line = line
+        }
     }
 
     public let path: String
     public let entries: [Entry]
+
+    public init(path: String, entries: [Entry]) {
+        self.path = path
+        self.entries = entries
+    }
 
     public static func load(_ path: String) throws(KeyListError) -> KeyListFile {
         guard let data = FileManager.default.contents(atPath: path) else {

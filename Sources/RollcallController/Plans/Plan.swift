@@ -8,6 +8,10 @@ public struct Plan: Sendable, Codable, Equatable {
         case accounts
         /// Force a password change at next log-on.
         case passwords
+        /// Disable leavers' accounts; the plan also lists their equipment and licences (`rollcall offboard plan`).
+        case offboarding
+        /// Create new starters' accounts with temporary passwords (`rollcall accounts plan --joiners`).
+        case joiners
     }
 
     public enum Status: String, Sendable, Codable {
@@ -36,6 +40,7 @@ public struct PlanItem: Sendable, Codable, Equatable {
     public enum Action: String, Sendable, Codable {
         case disable
         case forcePasswordChange = "force-password-change"
+        case create
     }
 
     public enum Reason: String, Sendable, Codable {
@@ -47,6 +52,8 @@ public struct PlanItem: Sendable, Codable, Equatable {
         case stale
         case passwordOverdue = "password-overdue"
         case passwordNeverChanged = "password-never-changed"
+        /// A new starter in the HR export with no account yet.
+        case joiner
     }
 
     public enum Status: String, Sendable, Codable {
@@ -67,4 +74,23 @@ public struct PlanItem: Sendable, Codable, Equatable {
     /// Where the account is now, after a move to the leavers OU.
     public var currentDN: String?
     public var appliedAt: Date?
+    /// For `create`: the entry to add and the groups to join.
+    public var newAccount: NewAccount?
+}
+
+/// A directory entry a joiners plan creates. The temporary password is not here: it is made when the plan is
+/// applied and written only to the passwords file.
+public struct NewAccount: Sendable, Codable, Equatable {
+    /// Attributes in the order they are sent, e.g. objectClass, uid, cn, sn, givenName, mail, employeeNumber.
+    public var attributes: [Attribute]
+    /// Group DNs to add the account to.
+    public var groups: [String]
+    public var forename: String
+    public var surname: String
+    public var email: String?
+
+    public struct Attribute: Sendable, Codable, Equatable {
+        public var name: String
+        public var values: [String]
+    }
 }

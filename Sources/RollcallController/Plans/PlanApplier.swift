@@ -11,12 +11,18 @@ public struct PlanApplier: Sendable {
     public var directory: DirectoryConfiguration
     public var policy: AccountsPolicy
     public var acceptMassChange: Bool
+    /// Where a joiners plan's temporary passwords go; required for a plan that creates accounts.
+    public var passwords: PasswordsFile?
+    public var passwordLength: Int
     public var now: Date
 
-    public init(directory: DirectoryConfiguration, policy: AccountsPolicy, acceptMassChange: Bool, now: Date = Date()) {
+    public init(directory: DirectoryConfiguration, policy: AccountsPolicy, acceptMassChange: Bool, passwords: PasswordsFile? = nil,
+                passwordLength: Int = 12, now: Date = Date()) {
         self.directory = directory
         self.policy = policy
         self.acceptMassChange = acceptMassChange
+        self.passwords = passwords
+        self.passwordLength = passwordLength
         self.now = now
     }
 
@@ -34,6 +40,9 @@ public struct PlanApplier: Sendable {
             try await store.setPlanStatus(plan.id, plan.status, audit: ("plan.apply.refused",
                 "\(plan.items.count) changes exceed the mass-change threshold of \(plan.threshold) (of \(plan.totalAccounts) accounts)"))
             throw PlanError.massChange(plan: plan.id, items: plan.items.count, threshold: plan.threshold, total: plan.totalAccounts)
+        }
+        if plan.items.contains(where: { $0.action == .create && $0.status != .done && $0.status != .skipped }), passwords == nil {
+            throw PlanError.passwordsFileNeeded(plan.id)
         }
         let connection = try await DirectoryConnector(configuration: directory).connect()
         let protection = ProtectedAccounts(policy)
@@ -66,9 +75,13 @@ public struct PlanApplier: Sendable {
                     item.status = .done
                     item.outcome = what
                     outcome.alreadyInEffect += 1
+                case .failed(let why):
+                    item.status = .failed
+                    item.outcome = why
+                    outcome.failed += 1
                 }
                 try await store.recordItem(planID: plan.id, item: item, audit: (auditAction(item), item.outcome ?? ""))
-                progress("\(counter) \(item.status == .skipped ? "skipped" : "done") \(item.currentDN ?? item.dn): \(item.outcome ?? "")")
+                progress("\(counter) \(item.status == .failed ? "FAILED" : item.status == .skipped ? "skipped" : "done") \(item.currentDN ?? item.dn): \(item.outcome ?? "")")
             } catch let error as LDAPError {
                 item.status = .failed
                 item.outcome = error.description
@@ -80,7 +93,11 @@ public struct PlanApplier: Sendable {
         }
         let status: Plan.Status = outcome.failed > 0 ? .incomplete : .applied
         try await store.setPlanStatus(plan.id, status, audit: ("plan.apply.finish",
-            "\(outcome.done) done, \(outcome.alreadyInEffect) already in effect, \(outcome.skipped) skipped, \(outcome.failed) failed"))
+            "\(outcome.done) done, \(outcome.alreadyInEffect) already in effect, \(outcome.skipped) skipped, \(outcome.failed) failed"
+                + (passwords.map { "; \($0.written) temporary password(s) written to \($0.path)" } ?? "")))
+        if plan.kind == .offboarding {
+            _ = try await store.settleOffboarding(joinKeys: Array(Set(plan.items.compactMap(\.joinKey))))
+        }
         return outcome
     }
 
@@ -88,6 +105,7 @@ public struct PlanApplier: Sendable {
         switch item.action {
         case .disable: "account.disable"
         case .forcePasswordChange: "account.force-password-change"
+        case .create: "account.create"
         }
     }
 
@@ -95,12 +113,14 @@ public struct PlanApplier: Sendable {
         case done(String)
         case alreadyInEffect(String)
         case skipped(String)
+        case failed(String)
     }
 
     private static let stateAttributes = ["uid", "objectClass", "pwdAccountLockedTime", "pwdReset", "shadowExpire", "memberOf"]
 
     /// Reads the entry as it is now and writes only what is missing.
     private func apply(_ item: inout PlanItem, connection: LDAPConnection, protection: ProtectedAccounts, syncedGroups: [String]) async throws -> StepResult {
+        if item.action == .create { return try await create(item, connection: connection) }
         let rdn = String(item.dn.prefix { $0 != "," })
         let movedDN = policy.leaversOU.map { "\(rdn),\($0)" }
         var candidates = [item.currentDN, item.dn, movedDN].compactMap { $0 }
@@ -122,6 +142,8 @@ public struct PlanApplier: Sendable {
             return .skipped("protected now (\(rule)); the configuration changed since the plan was made")
         }
         switch item.action {
+        case .create:
+            preconditionFailure("handled by create(_:connection:)")
         case .forcePasswordChange:
             if entry.string("pwdReset")?.uppercased() == "TRUE" { return .alreadyInEffect("already must change the password at next log-on") }
             try await connection.modify(dn: entry.dn, [.replace("pwdReset", ["TRUE"])])
@@ -154,10 +176,62 @@ public struct PlanApplier: Sendable {
     }
 }
 
+extension PlanApplier {
+    /// Adds a joiner's entry, sets a temporary password through the server (which hashes it), marks it to be changed
+    /// at next log-on, joins the groups, and writes the password to the passwords file, flushed, before moving on.
+    ///
+    /// Run again after an interruption: an entry already there that carries this joiner's key was made by an earlier
+    /// run whose password may never have reached the file, so it gets a new temporary password; an entry there for
+    /// anyone else is a uid taken since planning, and that item fails without touching it.
+    func create(_ item: PlanItem, connection: LDAPConnection) async throws -> StepResult {
+        guard let account = item.newAccount, let joinKey = item.joinKey, let uid = item.uid, let passwords else {
+            return .failed("the plan item has no account to create")
+        }
+        if let rule = ProtectedAccounts(policy).rule(protecting: DirectoryAccount(dn: item.dn, uid: uid, joinKey: joinKey, kind: item.kind,
+                                                                                  passwordReset: false, groups: account.groups)) {
+            return .skipped("protected (\(rule)); the configuration changed since the plan was made")
+        }
+        var said: [String] = []
+        if let existing = try await connection.entry(dn: item.dn, attributes: [directory.joinKey]) {
+            guard existing.string(directory.joinKey) == joinKey else {
+                return .failed("\(item.dn) was created since planning for someone else (\(directory.joinKey): \(existing.string(directory.joinKey) ?? "none")): "
+                               + "make a new joiners plan, which picks a free uid")
+            }
+            said.append("already there from an interrupted apply; given a new temporary password")
+        } else {
+            try await connection.add(dn: item.dn, attributes: account.attributes.map { ($0.name, $0.values) })
+            said.append("created")
+        }
+        let password = TemporaryPassword.make(length: passwordLength)
+        try await connection.setPassword(dn: item.dn, newPassword: password)
+        try await connection.modify(dn: item.dn, [.replace("pwdReset", ["TRUE"])])
+        for group in account.groups {
+            guard let entry = try await connection.entry(dn: group, attributes: ["objectClass", "member", "uniqueMember", "memberUid"]) else {
+                said.append("group \(group) not found: not joined")
+                continue
+            }
+            let classes = Set(entry.strings("objectClass").map { $0.lowercased() })
+            let (attribute, value) = classes.contains("posixgroup") ? ("memberUid", uid)
+                : classes.contains("groupofuniquenames") ? ("uniqueMember", item.dn) : ("member", item.dn)
+            if entry.strings(attribute).contains(where: { $0.lowercased() == value.lowercased() }) { continue }
+            try await connection.modify(dn: group, [.add(attribute, [value])])
+            said.append("joined \(ProtectedAccounts.firstRDNValue(group) ?? group)")
+        }
+        do {
+            try passwords.append(joinKey: joinKey, account: account, uid: uid, password: password)
+        } catch {
+            return .failed("\(said.joined(separator: ", ")), but the temporary password could not be written (\(error)); apply again to set a new one")
+        }
+        said.append("temporary password (must change at next log-on) written to \(passwords.path)")
+        return .done(said.joined(separator: ", "))
+    }
+}
+
 public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(Int)
     case massChange(plan: Int, items: Int, threshold: Int, total: Int)
     case alreadyApplied(Int)
+    case passwordsFileNeeded(Int)
 
     public var description: String {
         switch self {
@@ -166,6 +240,7 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
             "plan \(id) changes \(items) accounts, more than the mass-change threshold of \(threshold) (of \(total) accounts). "
                 + "Nothing was changed. Review it with `rollcall plan show \(id)`; if it is right, apply with --accept-mass-change"
         case .alreadyApplied(let id): "plan \(id) has been applied in full; make a new plan to catch later changes"
+        case .passwordsFileNeeded(let id): "plan \(id) creates accounts: their temporary passwords need a file (--passwords-file)"
         }
     }
 }

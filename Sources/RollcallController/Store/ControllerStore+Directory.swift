@@ -46,11 +46,12 @@ extension ControllerStore {
             guard let id = try await db.select().column(SQLFunction("max", args: SQLColumn("id")), as: "id").from("plans")
                 .first(decodingColumn: "id", as: Int.self) else { throw StoreError(code: .corrupt, message: "the new plan has no id") }
             for chunk in items.chunked(into: 200) {
-                var insert = db.insert(into: "plan_items").columns("plan_id", "position", "dn", "uid", "join_key", "kind", "action", "reason", "detail", "status")
+                var insert = db.insert(into: "plan_items").columns("plan_id", "position", "dn", "uid", "join_key", "kind", "action", "reason", "detail", "status", "payload")
                 for item in chunk {
+                    let payload = try item.newAccount.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
                     insert = insert.values(SQLBind(id), SQLBind(item.position), SQLBind(item.dn), SQLBind(item.uid), SQLBind(item.joinKey),
                                            SQLBind(item.kind.rawValue), SQLBind(item.action.rawValue), SQLBind(item.reason.rawValue),
-                                           SQLBind(item.detail), SQLBind(PlanItem.Status.pending.rawValue))
+                                           SQLBind(item.detail), SQLBind(PlanItem.Status.pending.rawValue), SQLBind(payload))
                 }
                 try await insert.run()
             }
@@ -171,12 +172,14 @@ struct PlanItemRow: Codable {
     var outcome: String?
     var current_dn: String?
     var applied_at: Int64?
+    var payload: String?
 
     var item: PlanItem {
         PlanItem(position: position, dn: dn, uid: uid, joinKey: join_key, kind: AccountKind(rawValue: kind) ?? .staff,
                  action: PlanItem.Action(rawValue: action) ?? .disable, reason: PlanItem.Reason(rawValue: reason) ?? .leaver, detail: detail,
                  status: PlanItem.Status(rawValue: status) ?? .pending, outcome: outcome, currentDN: current_dn,
-                 appliedAt: applied_at.map(Date.init(millisecondsSince1970:)))
+                 appliedAt: applied_at.map(Date.init(millisecondsSince1970:)),
+                 newAccount: payload.flatMap { try? JSONDecoder().decode(NewAccount.self, from: Data($0.utf8)) })
     }
 }
 

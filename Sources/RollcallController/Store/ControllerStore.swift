@@ -59,13 +59,14 @@ public final class ControllerStore: @unchecked Sendable {
         }.get()
     }
 
-    /// Runs `body` in a transaction: all of its writes or none.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    /// Runs `body` in a transaction: all of its writes or none. With `commit: false` the writes are rolled back even
+    /// when `body` succeeds: a dry run that does everything a real run does and keeps nothing.
+    func transaction<T: Sendable>(commit: Bool = true, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withConnection { db in
             try await db.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await body(db)
-                try await db.raw("COMMIT").run()
+                if commit { try await db.raw("COMMIT").run() } else { try await db.raw("ROLLBACK").run() }
                 return result
             } catch {
                 try? await db.raw("ROLLBACK").run()
@@ -115,6 +116,8 @@ public final class ControllerStore: @unchecked Sendable {
                         try conflict.set(excludedContentOf: row) .set("first_seen", to: SQLColumn("first_seen", table: "devices"))
                     }
                     .run()
+                try await Self.recordSerials(of: InventoryReportSerials(serials: [("product", hardware.system.serial), ("board", hardware.system.boardSerial)]
+                    + hardware.disks.map { ("disk", $0.serial) }), deviceID: deviceID, db)
                 try await db.delete(from: "device_packages").where("device_id", .equal, deviceID).run()
                 for chunk in report.software.packages.chunked(into: 500) {
                     var insert = db.insert(into: "device_packages").columns("device_id", "source", "name", "version", "architecture", "state")

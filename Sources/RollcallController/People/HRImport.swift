@@ -16,7 +16,7 @@ public struct HRImport: Sendable {
     public var preset: HRPreset
     /// Read with this encoding instead of detecting it.
     public var encoding: TextEncoding?
-    /// `[hr.columns]`: header names that override the preset's.
+    /// `[hr.columns]`: header names tried before the preset's.
     public var columnOverrides: [HRField: String]
     public var guardPolicy: HRPolicy
     /// The number of leavers the technician accepts (from the refusal message); nil accepts none beyond the guard.
@@ -72,7 +72,8 @@ public struct HRImport: Sendable {
             repeat { first = try reader.next() } while first?.isBlank == true
             guard let first else { throw ImportError.empty(file: path, message: "the file is empty: no header row, no people") }
             var names = preset.columnNames(for: kind)
-            for (field, name) in columnOverrides { names[field] = [name] }
+            // Names from [hr.columns] are tried first; a preset's still follow, so one config serves several exports.
+            for (field, name) in columnOverrides { names[field] = [name] + (names[field] ?? []) }
             header = try ImportHeader<HRField>.resolve(first, names: names, missing: preset.missingColumnHint, file: path)
         } catch let problem as CSVReader.Problem {
             throw ImportError.syntax(file: path, problem: ImportProblem(problem))

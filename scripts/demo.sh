@@ -77,15 +77,57 @@ echo
 echo "== rollcall directory sync"
 "${RC[@]}" directory sync "${CONFIG[@]}" 2>>"$WORK/controller.log"
 echo
-echo "== rollcall accounts plan (leavers from controller/sample-leavers.txt, stale after 120 days)"
+echo "== rollcall hr import controller/sample-staff.csv --kind staff --preset sims (a SIMS staff extract, Windows-1252)"
+"${RC[@]}" hr import controller/sample-staff.csv --kind staff --preset sims "${CONFIG[@]}"
+echo
+# The sample register, plus this machine as the leaver's laptop: the serial is the one its agent reported (the DMI
+# product serial, else the board's, else the first disk's), so the register entry matches it the way a real one would.
+SERIAL="$("$BIN/rollcall-agent" inventory 2>/dev/null | python3 -c '
+import json, sys
+h = json.load(sys.stdin)["hardware"]
+s = h.get("system", {})
+print(next((x for x in [s.get("serial"), s.get("boardSerial")] + [d.get("serial") for d in h.get("disks", [])] if x), ""))')"
+cp controller/sample-equipment.csv "$WORK/equipment.csv"
+if [ -n "$SERIAL" ]; then
+    printf 'OAK-L017,%s,Demo,This machine,Laptop,01/09/2024,799.00,Staff room,S1004\r\n' "$SERIAL" >> "$WORK/equipment.csv"
+    echo "== rollcall equipment import (the sample register, plus this machine, serial $SERIAL, issued to the leaver Ada Okafor)"
+else
+    echo "== rollcall equipment import (the sample register; this machine reports no serial number, so it is not added)"
+fi
+"${RC[@]}" equipment import "$WORK/equipment.csv" "${CONFIG[@]}"
+"${RC[@]}" equipment list "${CONFIG[@]}"
+echo
+echo "== rollcall accounts plan (leavers and the roster from the HR import, stale after 120 days)"
 "${RC[@]}" accounts plan "${CONFIG[@]}"
+echo
+echo "== rollcall offboard plan (leavers whose date has passed: accounts, equipment to get back, licences)"
+"${RC[@]}" offboard plan "${CONFIG[@]}"
+OFFBOARD_ID="$("${RC[@]}" plan list --format csv "${CONFIG[@]}" | awk -F, '$2 == "offboarding" { print $1; exit }')"
+CHECKLIST="$PWD/rollcall-offboarding.html"
+"${RC[@]}" offboard show "$OFFBOARD_ID" --format html --output "$CHECKLIST" "${CONFIG[@]}"
+echo
+echo "== rollcall accounts plan --joiners (new starters in the HR import with no account yet)"
+"${RC[@]}" accounts plan --joiners "${CONFIG[@]}"
+JOINERS_ID="$("${RC[@]}" plan list --format csv "${CONFIG[@]}" | awk -F, '$2 == "joiners" { print $1; exit }')"
 echo
 echo "== rollcall passwords audit"
 "${RC[@]}" passwords audit "${CONFIG[@]}"
 if [ -n "$APPLY" ]; then
     echo
-    echo "== rollcall plan apply 1 --accept-mass-change (asked for with --apply)"
-    "${RC[@]}" plan apply 1 --accept-mass-change "${CONFIG[@]}"
+    echo "== rollcall plan apply $OFFBOARD_ID (the offboarding plan; asked for with --apply)"
+    "${RC[@]}" plan apply "$OFFBOARD_ID" --accept-mass-change "${CONFIG[@]}"
+    if [ -n "$JOINERS_ID" ]; then
+        echo
+        echo "== rollcall plan apply $JOINERS_ID --passwords-file $WORK/joiners-passwords.csv (the joiners plan)"
+        "${RC[@]}" plan apply "$JOINERS_ID" --accept-mass-change --passwords-file "$WORK/joiners-passwords.csv" "${CONFIG[@]}"
+        ls -l "$WORK/joiners-passwords.csv"
+    fi
+    if [ -n "$SERIAL" ]; then
+        echo
+        echo "== rollcall equipment return OAK-L017 and OAK-L003 (Ada Okafor hands her laptops back)"
+        "${RC[@]}" equipment return OAK-L017 "${CONFIG[@]}"
+        "${RC[@]}" equipment return OAK-L003 --note "charger missing" "${CONFIG[@]}"
+    fi
     echo
     echo "== A disabled leaver tries to log on"
     ldapwhoami -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "uid=aokafor,ou=leavers,dc=oakfield,dc=test" -w Staff-Pass-4 -e ppolicy 2>&1 || true
@@ -94,4 +136,5 @@ echo
 echo "== rollcall audit verify"
 "${RC[@]}" audit verify "${CONFIG[@]}"
 echo
+echo "The offboarding checklists (one printable page per leaver) are in $CHECKLIST."
 echo "Nothing in the directory has changed unless you ran with --apply: plans wait for \`rollcall plan apply ID\`."

@@ -190,7 +190,7 @@ struct HRImportTests {
             let history = try await fixture.store.history(of: "S2040")
             #expect(history.map(\.event) == ["joined", "left"])
             #expect(history.last?.importID == 2)
-            #expect(history.last?.detail == "no longer in the export; left on 2026-11-24")
+            #expect(history.last?.detail == "no longer in the export; left on 24/11/2026")
         }
     }
 

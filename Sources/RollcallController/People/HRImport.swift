@@ -161,26 +161,26 @@ public struct HRImport: Sendable {
             INSERT INTO people_history (join_key, import_id, at, event, detail)
             SELECT s.join_key, \(bind: importID), \(bind: at),
                    CASE WHEN s.leaving_date IS NOT NULL AND s.leaving_date <= \(bind: day) THEN 'left' ELSE 'joined' END,
-                   CASE WHEN s.leaving_date IS NOT NULL AND s.leaving_date <= \(bind: day) THEN 'first listed already gone: left on ' || s.leaving_date
-                        ELSE 'joined' || COALESCE(' (starts ' || s.start_date || ')', '') END
+                   CASE WHEN s.leaving_date IS NOT NULL AND s.leaving_date <= \(bind: day) THEN 'first listed already gone: left on ' || \(unsafeRaw: Self.uk("s.leaving_date"))
+                        ELSE 'joined' || COALESCE(' (starts ' || \(unsafeRaw: Self.uk("s.start_date")) || ')', '') END
             FROM hr_import_rows s WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.join_key = s.join_key)
             """).run()
         try await db.raw("""
             INSERT INTO people_history (join_key, import_id, at, event, detail)
-            SELECT s.join_key, \(bind: importID), \(bind: at), 'left', 'left on ' || s.leaving_date
+            SELECT s.join_key, \(bind: importID), \(bind: at), 'left', 'left on ' || \(unsafeRaw: Self.uk("s.leaving_date"))
             FROM hr_import_rows s JOIN people p ON p.join_key = s.join_key
             WHERE p.status = 'current' AND s.leaving_date <= \(bind: day)
             """).run()
         try await db.raw("""
             INSERT INTO people_history (join_key, import_id, at, event, detail)
             SELECT p.join_key, \(bind: importID), \(bind: at), 'left',
-                   'no longer in the export; left on ' || CASE WHEN p.leaving_date IS NOT NULL AND p.leaving_date <= \(bind: day) THEN p.leaving_date ELSE \(bind: day) END
+                   'no longer in the export; left on ' || \(unsafeRaw: Self.uk("CASE WHEN p.leaving_date IS NOT NULL AND p.leaving_date <= '\(day)' THEN p.leaving_date ELSE '\(day)' END"))
             FROM people p WHERE p.kind = \(bind: kindValue) AND p.status = 'current'
             AND NOT EXISTS (SELECT 1 FROM hr_import_rows s WHERE s.join_key = p.join_key)
             """).run()
         try await db.raw("""
             INSERT INTO people_history (join_key, import_id, at, event, detail)
-            SELECT s.join_key, \(bind: importID), \(bind: at), 'rejoined', 'back in the export after leaving on ' || COALESCE(p.left_on, '?')
+            SELECT s.join_key, \(bind: importID), \(bind: at), 'rejoined', 'back in the export after leaving on ' || COALESCE(\(unsafeRaw: Self.uk("p.left_on")), '?')
             FROM hr_import_rows s JOIN people p ON p.join_key = s.join_key
             WHERE p.status = 'left' AND (s.leaving_date IS NULL OR s.leaving_date > \(bind: day))
             """).run()
@@ -249,6 +249,11 @@ public struct HRImport: Sendable {
                                       + (leaving > limit ? "; \(leaving) leavers accepted over the guard of \(limit)" : ""))
         try await db.raw("DELETE FROM hr_import_rows").run()
         return summary
+    }
+
+    /// SQL turning a stored `YYYY-MM-DD` expression into the UK `DD/MM/YYYY` the history reads in.
+    static func uk(_ expression: String) -> String {
+        "(substr(\(expression), 9, 2) || '/' || substr(\(expression), 6, 2) || '/' || substr(\(expression), 1, 4))"
     }
 
     static func detect(_ path: String, forced: TextEncoding?) throws(ImportError) -> (TextEncoding, Bool) {

@@ -225,18 +225,17 @@ public struct HRImport: Sendable {
 
         var summary = HRImportSummary(importID: importID, file: path, kind: kind, preset: preset, encoding: chosen, byteOrderMark: bom,
                                       rows: rows, currentBefore: current, dryRun: dryRun)
-        for event in try await db.raw("""
-            SELECT h.event, h.join_key, h.detail, p.forename, p.surname FROM people_history h JOIN people p ON p.join_key = h.join_key
-            WHERE h.import_id = \(bind: importID) ORDER BY h.id
-            """).all() {
-            let name = "\(try event.decode(column: "forename", as: String.self)) \(try event.decode(column: "surname", as: String.self))"
-            let change = HRImportSummary.Change(joinKey: try event.decode(column: "join_key", as: String.self), name: name,
-                                                detail: try event.decode(column: "detail", as: String.self))
-            switch try event.decode(column: "event", as: String.self) {
-            case "joined": summary.joined.add(change)
-            case "left": summary.left.add(change)
-            case "rejoined": summary.rejoined.add(change)
-            default: summary.changed.add(change)
+        // Counts, and the first few of each for the technician to eyeball: never every event in memory at once.
+        for (event, keyPath) in [("joined", \HRImportSummary.joined), ("left", \.left), ("rejoined", \.rejoined), ("changed", \.changed)] {
+            summary[keyPath: keyPath].count = try await count(
+                "SELECT COUNT(*) AS n FROM people_history WHERE import_id = \(bind: importID) AND event = \(bind: event)")
+            summary[keyPath: keyPath].first = try await db.raw("""
+                SELECT h.join_key, h.detail, p.forename, p.surname FROM people_history h JOIN people p ON p.join_key = h.join_key
+                WHERE h.import_id = \(bind: importID) AND h.event = \(bind: event) ORDER BY h.id LIMIT \(unsafeRaw: String(Self.samplesKept))
+                """).all().map { row in
+                HRImportSummary.Change(joinKey: try row.decode(column: "join_key", as: String.self),
+                                       name: "\(try row.decode(column: "forename", as: String.self)) \(try row.decode(column: "surname", as: String.self))",
+                                       detail: try row.decode(column: "detail", as: String.self))
             }
         }
         summary.leavingLater = try await count("SELECT COUNT(*) AS n FROM hr_import_rows WHERE leaving_date > \(bind: day)")
@@ -374,12 +373,8 @@ public struct HRImportSummary: Sendable, Codable, Equatable {
     /// A count and the first few, for the technician to eyeball.
     public struct Changes: Sendable, Codable, Equatable {
         public var count = 0
+        /// The first ``HRImport/samplesKept``, in file order.
         public var first: [Change] = []
-
-        mutating func add(_ change: Change) {
-            count += 1
-            if first.count < HRImport.samplesKept { first.append(change) }
-        }
     }
 
     public var importID: Int

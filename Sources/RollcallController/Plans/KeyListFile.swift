@@ -77,23 +77,7 @@ public struct KeyListFile: Sendable, Equatable {
 
     /// `2026-08-31` or the UK `31/08/2026`, as midnight UTC at the start of that day.
     static func date(_ text: String) -> Date? {
-        let iso = text.split(separator: "-")
-        let uk = text.split(separator: "/")
-        let parts: (Int, Int, Int)
-        if iso.count == 3, iso[0].count == 4, let y = Int(iso[0]), let m = Int(iso[1]), let d = Int(iso[2]) {
-            parts = (y, m, d)
-        } else if uk.count == 3, uk[2].count == 4, let d = Int(uk[0]), let m = Int(uk[1]), let y = Int(uk[2]) {
-            parts = (y, m, d)
-        } else {
-            return nil
-        }
-        var components = DateComponents(year: parts.0, month: parts.1, day: parts.2)
-        components.timeZone = TimeZone(identifier: "UTC")
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        guard (1...12).contains(parts.1), let date = calendar.date(from: components),
-              calendar.component(.day, from: date) == parts.2 else { return nil }
-        return date
+        Day(uk: text)?.date
     }
 }
 

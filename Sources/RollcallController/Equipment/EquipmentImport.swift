@@ -127,10 +127,7 @@ public struct EquipmentImport: Sendable {
             if row.faults == 0 { rows.append(entry) }
         }
         if problems.count > 0 { throw ImportError.rows(file: path, problems: problems.sorted, total: problems.count) }
-        let file = path
-        let rowsToWrite = rows
-        let at = now
-        let summary = try await store.importEquipment(rowsToWrite, file: file, at: at)
+        let summary = try await store.importEquipment(rows, file: path, at: now)
         return Summary(rows: rows.count, added: summary.added, changed: summary.changed, unchanged: summary.unchanged,
                        notInFile: summary.notInFile, encoding: chosen)
     }

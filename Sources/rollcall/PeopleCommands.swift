@@ -9,6 +9,17 @@ extension TextEncoding: ExpressibleByArgument {}
 extension Person.Status: ExpressibleByArgument {}
 extension OffboardingChecklist.Format: ExpressibleByArgument {}
 
+/// Runs an import; its refusal (every bad row, or the guard's numbers) goes to standard error and exits 1.
+func runImport<Summary: Sendable>(_ options: ControllerOptions, _ configuration: ControllerConfiguration,
+                                  _ body: @escaping (ControllerStore) async throws -> Summary) async throws -> Summary {
+    do {
+        return try await options.withStore(configuration, body)
+    } catch let error as ImportError {
+        FileHandle.standardError.write(Data((error.description + "\n").utf8))
+        throw ExitCode(1)
+    }
+}
+
 /// Writes `text` to `output`, or to standard output.
 func write(_ text: String, to output: String?, what: String) throws {
     guard let output else {
@@ -59,13 +70,7 @@ struct HR: AsyncParsableCommand {
             let configuration = try options.load()
             let job = HRImport(path: file, kind: kind, preset: preset, encoding: encoding, columnOverrides: configuration.hr.columns,
                                guardPolicy: configuration.hr, acceptLeavers: acceptLeavers, dryRun: dryRun)
-            let summary: HRImportSummary
-            do {
-                summary = try await options.withStore(configuration) { try await job.run(into: $0) }
-            } catch let error as ImportError {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
-                throw ExitCode(1)
-            }
+            let summary = try await runImport(options, configuration) { try await job.run(into: $0) }
             if format == .json {
                 print(String(decoding: try RollcallJSON.encoder(pretty: true).encode(summary), as: UTF8.self))
                 return
@@ -165,13 +170,7 @@ struct Equipment: AsyncParsableCommand {
         func run() async throws {
             let configuration = try options.load()
             let job = EquipmentImport(path: file, encoding: encoding)
-            let summary: EquipmentImport.Summary
-            do {
-                summary = try await options.withStore(configuration) { try await job.run(into: $0) }
-            } catch let error as ImportError {
-                FileHandle.standardError.write(Data((error.description + "\n").utf8))
-                throw ExitCode(1)
-            }
+            let summary = try await runImport(options, configuration) { try await job.run(into: $0) }
             print("Imported \(summary.rows) entr\(summary.rows == 1 ? "y" : "ies") from \(file) (\(summary.encoding.rawValue)): \(summary.added) added, "
                   + "\(summary.changed) changed, \(summary.unchanged) unchanged"
                   + (summary.notInFile > 0 ? "; \(summary.notInFile) on the register but not in this file, kept as they were" : "") + ".")

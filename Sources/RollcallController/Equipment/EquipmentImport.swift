@@ -73,9 +73,7 @@ public struct EquipmentImport: Sendable {
     }
 
     public func run(into store: ControllerStore) async throws -> Summary {
-        let (chosen, bom) = try HRImport.detect(path, forced: encoding)
-        guard case .success(let bytes) = ByteReader.open(path) else { throw ImportError.file(ImportFileError(path: path, message: "cannot open the file")) }
-        var reader = CSVReader(ScalarDecoder(bytes, encoding: chosen, skipping: bom ? 1 : 0))
+        var (reader, chosen, _) = try CSVReader.open(path, forced: encoding)
         var records: [CSVReader.Record] = []
         do {
             while let record = try reader.next() { if !record.isBlank { records.append(record) } }

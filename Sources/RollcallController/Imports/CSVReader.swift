@@ -47,6 +47,24 @@ struct CSVReader {
         following = current == nil ? nil : source.next()
     }
 
+    /// Opens an export file in its detected (or the forced) encoding, skipping a byte-order mark; says which encoding
+    /// and whether there was a BOM. A file that cannot be opened is an error naming it and why.
+    static func open(_ path: String, forced: TextEncoding?) throws(ImportError) -> (reader: CSVReader, encoding: TextEncoding, byteOrderMark: Bool) {
+        var failure: ImportFileError?
+        func reader() -> ByteReader {
+            switch ByteReader.open(path) {
+            case .success(let reader): return reader
+            case .failure(let error):
+                failure = error
+                return ByteReader(bytes: [])
+            }
+        }
+        let (encoding, bom) = TextDecoding.detect(forced: forced, open: reader)
+        let bytes = reader()
+        if let failure { throw .file(failure) }
+        return (CSVReader(ScalarDecoder(bytes, encoding: encoding, skipping: bom ? 1 : 0)), encoding, bom)
+    }
+
     init(_ text: String, separator: Unicode.Scalar = ",") {
         self.init(ScalarDecoder(ByteReader(bytes: Array(text.utf8)), encoding: .utf8), separator: separator)
     }

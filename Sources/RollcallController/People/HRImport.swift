@@ -62,9 +62,7 @@ public struct HRImport: Sendable {
 
     private func stageAndApply(_ db: any SQLDatabase, digest: String, today: Day, actor: String) async throws -> HRImportSummary {
         try await db.raw("DELETE FROM hr_import_rows").run()
-        let (chosen, bom) = try Self.detect(path, forced: encoding)
-        guard case .success(let bytes) = ByteReader.open(path) else { throw ImportError.file(ImportFileError(path: path, message: "cannot open the file")) }
-        var reader = CSVReader(ScalarDecoder(bytes, encoding: chosen, skipping: bom ? 1 : 0))
+        var (reader, chosen, bom) = try CSVReader.open(path, forced: encoding)
         var problems = ImportProblems()
         let header: ImportHeader<HRField>
         do {
@@ -255,20 +253,6 @@ public struct HRImport: Sendable {
         "(substr(\(expression), 9, 2) || '/' || substr(\(expression), 6, 2) || '/' || substr(\(expression), 1, 4))"
     }
 
-    static func detect(_ path: String, forced: TextEncoding?) throws(ImportError) -> (TextEncoding, Bool) {
-        var failure: ImportFileError?
-        let result = TextDecoding.detect(forced: forced) {
-            switch ByteReader.open(path) {
-            case .success(let reader): return reader
-            case .failure(let error):
-                failure = error
-                return ByteReader(bytes: [])
-            }
-        }
-        if let failure { throw .file(failure) }
-        return result
-    }
-
     static func sha256(of path: String) throws(ImportError) -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw .file(ImportFileError(path: path, message: FileManager.default.fileExists(atPath: path) ? "cannot read the file (permissions?)" : "no such file"))
@@ -276,7 +260,7 @@ public struct HRImport: Sendable {
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return SHA256.hex(hasher.finalize())
     }
 }
 

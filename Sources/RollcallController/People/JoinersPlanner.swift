@@ -187,9 +187,10 @@ public enum TemporaryPassword {
 
 /// The file a joiners plan's temporary passwords go to: created new (never over an existing file) with mode 0600,
 /// one CSV line per account, each flushed to disk before the next account is made, for a mail merge.
+///
+/// `@unchecked Sendable`: the descriptor is immutable and every write and the `written` count go through `lock`, so
+/// the file is safe to share between tasks (`PlanApplier.apply` also writes one item at a time).
 public final class PasswordsFile: @unchecked Sendable {
-    // @unchecked: the descriptor is written only by `PlanApplier.apply`, which handles one item at a time; `lock`
-    // makes that a rule rather than an assumption.
     private let descriptor: Int32
     private let lock = NSLock()
     public let path: String

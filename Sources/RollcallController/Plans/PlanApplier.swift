@@ -143,6 +143,7 @@ public struct PlanApplier: Sendable {
         }
         switch item.action {
         case .create:
+            // safe: `apply` hands every create item to `create(_:connection:)` before reading any entry.
             preconditionFailure("handled by create(_:connection:)")
         case .forcePasswordChange:
             if entry.string("pwdReset")?.uppercased() == "TRUE" { return .alreadyInEffect("already must change the password at next log-on") }

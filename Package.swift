@@ -45,11 +45,14 @@ let package = Package(
         // "dl": dlopen is in libc from glibc 2.34 (Debian 12), in libdl before.
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("dl")]),
 
+        // Debian's libudev, for the USB storage watcher: the same events udisks and the desktop see.
+        .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+
         .target(
             name: "RollcallAgent",
             dependencies: [
                 // No swift-crypto: Ed25519 and SHA-256 come from the libcrypto that TLS loads anyway (SigningKey).
-                "RollcallProtocol", "CSQLite3", "CAgentSystem", "COpenSSL",
+                "RollcallProtocol", "CSQLite3", "CAgentSystem", "COpenSSL", "CUdev",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

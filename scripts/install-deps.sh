@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Rollcall builds and tests against. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib)
+packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib
+    # USB storage: libudev to build against; umockdev (with its Python bindings) to replay recorded sticks in the tests.
+    libudev-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi
+    # Screen lock: the real dconf tool compiles the tests' dconf databases.
+    dconf-cli)
 # The API fuzz run makes a venv for schemathesis; Debian's own python3 needs python3-venv for that.
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()

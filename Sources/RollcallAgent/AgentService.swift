@@ -59,9 +59,14 @@ public struct AgentService: Sendable {
         let backoff = Backoff(baseSeconds: min(5, Double(configuration.maxBackoffSeconds)), capSeconds: Double(configuration.maxBackoffSeconds))
         var random = SystemRandomNumberGenerator()
         let collector = InventoryCollector(root: FileSystemRoot(configuration.root))
+        let policy = PolicyCache(stateDirectory: configuration.stateDirectory)
+        let doorbell = Doorbell()
+        let watcher = once ? nil : startUSBWatcher(collector: collector, policy: policy, doorbell: doorbell)
+        defer { watcher?.stop() }
         let clock = ContinuousClock()
         var nextCollection = clock.now
         var nextDelivery = clock.now
+        var nextPolicy = clock.now
         var failures = 0
         let startedAt = clock.now
         logger.info("Agent started", metadata: [
@@ -85,6 +90,10 @@ public struct AgentService: Sendable {
                     failures = 0
                     nextDelivery = nextCollection
                     if once { return }
+                    if clock.now >= nextPolicy {
+                        refreshPolicy(uploader, policy)
+                        nextPolicy = clock.now.advanced(by: .seconds(min(configuration.intervalSeconds, Self.policyRefreshSeconds)))
+                    }
                 case .interrupted(let delivered, let reason):
                     failures += 1
                     let delay = backoff.delay(afterFailures: failures, using: &random)
@@ -101,20 +110,58 @@ public struct AgentService: Sendable {
             let wake = min(nextCollection, nextDelivery)
             if wake > clock.now {
                 if wake - clock.now >= .seconds(IdleMemory.minimumIdleSeconds) { IdleMemory.release() }
-                do {
-                    try await Task.sleep(until: wake, clock: clock)
-                } catch {
-                    break  // cancelled: the outbox is already durable, nothing to flush
-                }
+                // A USB event rings: deliver it now rather than at the next interval. Cancelled (SIGTERM): the
+                // outbox is already durable, nothing to flush.
+                if await doorbell.wait(until: wake), failures == 0 { nextDelivery = clock.now }
             }
         }
         logger.info("Agent stopping")
+    }
+
+    /// How often a connected agent asks for the policy at most (an approval should reach the suite within minutes).
+    static let policyRefreshSeconds = 300
+
+    private func refreshPolicy(_ uploader: Uploader, _ policy: PolicyCache) {
+        do {
+            let fresh = try uploader.fetchPolicy()
+            if try policy.update(fresh) {
+                logger.notice("Policy updated", metadata: [
+                    "agent.policy.revision": "\(fresh.revision)", "agent.policy.block_usb": "\(fresh.blockUnapprovedUSBStorage)",
+                    "agent.policy.approved_media": "\(fresh.approvedMedia.count)",
+                ])
+            }
+        } catch {
+            logger.warning("\(error)")
+        }
+    }
+
+    /// Starts watching USB storage when configured; a machine without udev (a container) keeps working without it.
+    private func startUSBWatcher(collector: InventoryCollector, policy: PolicyCache, doorbell: Doorbell) -> USBStorageWatcher? {
+        guard configuration.watchUSB else { return nil }
+        do {
+            let recorder = try USBEventRecorder(
+                root: collector.root, machineID: collector.identity().machineID, outboxPath: configuration.outboxPath,
+                policy: policy, doorbell: doorbell, logger: logger)
+            let watcher = USBStorageWatcher(onArrival: recorder.arrived, onObservation: recorder.record)
+            let present = try watcher.start()
+            logger.info("USB watcher listening", metadata: ["agent.usb.present": "\(present.count)"])
+            for observation in present {
+                recorder.arrived(observation)
+                recorder.record(observation)
+            }
+            return watcher
+        } catch {
+            logger.error("USB storage is not watched: \(error)")
+            return nil
+        }
     }
 
     /// Before enrolment the agent still records the machine on schedule, so nothing is missed in the meantime,
     /// and looks for an enrolment every minute: `rollcall-agent enrol` while the daemon runs starts delivery.
     private func collectOnly(_ outbox: Outbox) async throws {
         let collector = InventoryCollector(root: FileSystemRoot(configuration.root))
+        let watcher = startUSBWatcher(collector: collector, policy: PolicyCache(stateDirectory: configuration.stateDirectory), doorbell: Doorbell())
+        defer { watcher?.stop() }
         let clock = ContinuousClock()
         var nextCollection = clock.now
         while !Task.isCancelled {
@@ -130,6 +177,7 @@ public struct AgentService: Sendable {
             // The record alone: reading the key would load OpenSSL once a minute for nothing; run() loads it.
             if (try? AgentEnrolment(configuration: configuration).loadRecord()) != nil {
                 logger.info("Enrolment found; delivering the outbox")
+                watcher?.stop()
                 return try await run()
             }
         }

@@ -29,6 +29,8 @@ public struct InventoryReport: Codable, Sendable, Equatable {
     public var software: SoftwareInventory
     /// Facts the agent looked for and could not read, with the reason, so that "unknown" is never mistaken for "no".
     public var absent: [AbsentFact]
+    /// Screen locking and disk encryption; nil from agents older than the posture checks.
+    public var posture: PostureFacts?
 
     public init(
         schemaVersion: Int = InventoryReport.currentSchemaVersion,
@@ -37,7 +39,8 @@ public struct InventoryReport: Codable, Sendable, Equatable {
         agent: AgentIdentity,
         hardware: HardwareInventory,
         software: SoftwareInventory,
-        absent: [AbsentFact]
+        absent: [AbsentFact],
+        posture: PostureFacts? = nil
     ) {
         self.schemaVersion = schemaVersion
         self.reportID = reportID
@@ -46,6 +49,7 @@ public struct InventoryReport: Codable, Sendable, Equatable {
         self.hardware = hardware
         self.software = software
         self.absent = absent
+        self.posture = posture
     }
 }
 

@@ -46,12 +46,14 @@ public struct InventoryCollector: Sendable {
             networkInterfaces: NetworkCollector().collect(reader),
             virtualization: VirtualizationDetector().detect(reader, system: system, cpuinfo: cpuinfo))
         let software = SoftwareCollector().collect(reader)
+        let posture = PostureCollector().collect(reader)
         let machineID = osCollector.machineID(reader) ?? system.uuid.map { String($0.lowercased().filter { $0 != "-" }) } ?? ""
         return InventoryReport(
             collectedAt: now,
             agent: AgentIdentity(machineID: machineID, agentVersion: Self.agentVersion),
             hardware: hardware,
             software: software,
-            absent: reader.absent)
+            absent: reader.absent,
+            posture: posture)
     }
 }

@@ -34,6 +34,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var uploadTimeoutSeconds: Int = 15
     public var maxBackoffSeconds: Int = 300
     public var maxPendingSnapshots: Int = 500
+    /// Watch USB storage through udev while the daemon runs.
+    public var watchUSB = true
 
     public init() {}
 
@@ -49,7 +51,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var configuration = AgentConfiguration()
         let known: Set<String> = [
             "controller.url", "controller.fingerprint", "controller.ca_file", "controller.allow_plain_http", "agent.interval", "agent.state_dir", "agent.root", "upload.timeout", "upload.max_backoff",
-            "outbox.max_pending_snapshots",
+            "outbox.max_pending_snapshots", "usb.watch",
         ]
         for (key, entry) in document.values where !known.contains(key) {
             throw ConfigurationError(source: source, line: entry.line, column: entry.column,
@@ -71,6 +73,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         if let value = try document.duration("upload.timeout") { configuration.uploadTimeoutSeconds = value }
         if let value = try document.duration("upload.max_backoff") { configuration.maxBackoffSeconds = value }
         if let value = try document.integer("outbox.max_pending_snapshots") { configuration.maxPendingSnapshots = value }
+        if let value = try document.boolean("usb.watch") { configuration.watchUSB = value }
         if configuration.intervalSeconds < 1 {
             throw document.error(at: "agent.interval", "must be at least 1 second")
         }

@@ -98,6 +98,13 @@ public struct FileSystemRoot: Sendable {
         return lstat(hostPath(relative), &statBuffer) == 0
     }
 
+    /// When the file was last changed (seconds since 1970), nil when it is not there.
+    public func modificationTime(_ relative: String) -> Double? {
+        var statBuffer = stat()
+        guard stat(hostPath(relative), &statBuffer) == 0 else { return nil }
+        return Double(statBuffer.st_mtim.tv_sec) + Double(statBuffer.st_mtim.tv_nsec) / 1e9
+    }
+
     public func isDirectory(_ relative: String) -> Bool {
         var statBuffer = stat()
         return stat(hostPath(relative), &statBuffer) == 0 && (statBuffer.st_mode & S_IFMT) == S_IFDIR

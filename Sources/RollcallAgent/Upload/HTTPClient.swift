@@ -78,6 +78,8 @@ public enum UploadError: Error, Sendable, CustomStringConvertible {
     case badResponse(url: String, reason: String)
     /// The server at the URL is not the controller the agent was told to trust: nothing was sent to it.
     case untrusted(url: String, reason: String)
+    /// The policy could not be fetched or read; the agent keeps enforcing the one it has.
+    case policy(String)
 
     public var description: String {
         switch self {
@@ -86,6 +88,7 @@ public enum UploadError: Error, Sendable, CustomStringConvertible {
         case .timedOut(let url, let seconds): "The controller at \(url) did not answer within \(seconds) s."
         case .badResponse(let url, let reason): "The controller at \(url) sent a response the agent cannot read: \(Self.sentence(reason))"
         case .untrusted(let url, let reason): "The agent does not trust the server at \(url) and sent it nothing: \(Self.sentence(reason))"
+        case .policy(let reason): "Cannot update the policy: \(Self.sentence(reason)) The last policy received stays in force."
         }
     }
 

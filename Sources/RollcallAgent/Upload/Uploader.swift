@@ -29,7 +29,8 @@ struct Uploader {
         var delivered = 0
         while let entry = try outbox.nextPending() {
             let response: HTTPResponse
-            let path = "/api/v1/reports"
+            // USB events have their own endpoint: the controller files them (and opens incidents) apart from snapshots.
+            let path = entry.kind == USBStorageEvent.outboxKind ? "/api/v1/usb-events" : "/api/v1/reports"
             do {
                 // Signed afresh on every attempt: each carries its own time and nonce.
                 let signature = credentials.signatureHeaders(method: "POST", path: client.url.basePath + path, body: entry.body)
@@ -69,6 +70,21 @@ struct Uploader {
             }
         }
         return .empty(delivered: delivered)
+    }
+
+    /// The controller's current policy (`GET /api/v1/policy`, signed like a report).
+    func fetchPolicy() throws(UploadError) -> AgentPolicy {
+        let path = "/api/v1/policy"
+        let signature = credentials.signatureHeaders(method: "GET", path: client.url.basePath + path, body: [])
+        let response = try client.send(method: "GET", path: path, headers: signature)
+        guard response.status == 200 else {
+            throw UploadError.policy("controller answered \(response.status) for \(client.url)\(path): \(Self.errorMessage(response))")
+        }
+        do {
+            return try RollcallJSON.decoder().decode(AgentPolicy.self, from: Data(response.body))
+        } catch {
+            throw UploadError.policy("the policy from \(client.url)\(path) is not valid: \(error)")
+        }
     }
 
     static func errorMessage(_ response: HTTPResponse) -> String {

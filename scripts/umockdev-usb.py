@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+"""Replay USB storage hot-plug through umockdev for a program that uses libudev.
+
+Run it under umockdev's preload (the sender of uevents must be preloaded too):
+
+    umockdev-wrapper /usr/bin/python3 scripts/umockdev-usb.py \
+        [--coldplug FILE ...] -- CMD ARGS...
+
+Use Debian's /usr/bin/python3 (it has the `gi` bindings and the UMockdev
+typelib from gir1.2-umockdev-1.0), not a pyenv/venv python.
+
+What it does:
+
+1. Creates a `UMockdev.Testbed`, adds every block of each `--coldplug` FILE
+   (before CMD starts, so CMD's udev_enumerate sees them), then prints
+   `testbed <root dir>` on stdout and flushes.
+2. Starts CMD (stdin /dev/null, stdout/stderr inherited) with
+   UMOCKDEV_DIR=<root dir> (Python's os.environ does not see the variable the
+   testbed sets in the C environment, so it is passed explicitly) and the
+   inherited LD_PRELOAD.
+3. Reads commands, one a line, from its own stdin; each is answered with one
+   line on stdout once it is done:
+
+       add FILE        -> added NAME T_LAST_NS T_FIRST_NS
+       remove FILE     -> removed NAME T_NS
+       wait-listener [TIMEOUT_S]
+                       -> listening N   (N uevent sockets bound in the testbed)
+                          or `timeout 0`
+       sleep SECONDS   -> slept
+       quit / EOF      -> SIGTERM to CMD, wait up to 10 s, then SIGKILL;
+                          exit with CMD's exit code
+
+   `add` adds FILE's blocks one at a time in file order (parents first); each
+   add sends an `add` uevent. T_LAST_NS is time.time_ns() taken just before the
+   last block (the disk or partition) is added, T_FIRST_NS just before the
+   first. `remove` sends `remove` uevents children first and deletes each
+   device from the testbed, so the same FILE can be added again. T_NS is taken
+   just before the first remove uevent. NAME is FILE's base name without
+   `.umockdev`. Errors are answered `error <message>` (the driver keeps going).
+
+   Events sent before CMD's netlink socket is bound are lost: wait until CMD
+   says it listens (or use `wait-listener`) before the first `add`.
+
+If CMD exits by itself, the driver exits with CMD's exit code (a signal N
+gives 128+N).
+"""
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version("UMockdev", "1.0")
+from gi.repository import UMockdev  # noqa: E402
+
+
+def usage(msg):
+    sys.stderr.write(
+        "umockdev-usb: %s\nusage: umockdev-wrapper /usr/bin/python3 %s "
+        "[--coldplug FILE ...] -- CMD ARGS...\n" % (msg, sys.argv[0])
+    )
+    sys.exit(2)
+
+
+def parse_args(argv):
+    coldplug = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            cmd = argv[i + 1:]
+            if not cmd:
+                usage("no command after --")
+            return coldplug, cmd
+        if a == "--coldplug":
+            if i + 1 >= len(argv):
+                usage("--coldplug needs a FILE")
+            coldplug.append(argv[i + 1])
+            i += 2
+            continue
+        if a.startswith("--coldplug="):
+            coldplug.append(a.split("=", 1)[1])
+            i += 1
+            continue
+        usage("unknown argument %r" % a)
+    usage("missing -- CMD")
+
+
+def read_blocks(path):
+    """Blocks of a umockdev description, in file order.
+
+    Returns a list of (devpath, text) where devpath is the P: value
+    (/devices/...) and text is the block ending in a newline."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    blocks = []
+    for chunk in text.split("\n\n"):
+        lines = [ln for ln in chunk.split("\n") if ln.strip() and not ln.startswith("#")]
+        if not lines:
+            continue
+        devpath = None
+        for ln in lines:
+            if ln.startswith("P: "):
+                devpath = ln[3:].strip()
+                break
+        if devpath is None:
+            raise ValueError("%s: block without P: line" % path)
+        blocks.append((devpath, "\n".join(lines) + "\n"))
+    if not blocks:
+        raise ValueError("%s: no device blocks" % path)
+    return blocks
+
+
+def name_of(path):
+    base = os.path.basename(path)
+    return base[: -len(".umockdev")] if base.endswith(".umockdev") else base
+
+
+def exit_code(returncode):
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class Driver:
+    def __init__(self):
+        self.tb = UMockdev.Testbed.new()
+        self.root = self.tb.get_root_dir()
+        self.present = {}  # devpath -> True for devices currently in the testbed
+
+    def sysdir(self, devpath):
+        return os.path.join(self.root, "sys", devpath.lstrip("/"))
+
+    def add_file(self, path):
+        blocks = read_blocks(path)
+        # umockdev aborts the whole process (a GLib ERROR) when a device that
+        # already exists is added again, so refuse before adding anything.
+        for devpath, _ in blocks:
+            if os.path.lexists(self.sysdir(devpath)):
+                raise ValueError("%s is already in the testbed (remove it first)" % devpath)
+        t_first = t_last = None
+        for idx, (devpath, text) in enumerate(blocks):
+            t = time.time_ns()
+            if idx == 0:
+                t_first = t
+            if idx == len(blocks) - 1:
+                t_last = t
+            if not self.tb.add_from_string(text):
+                raise RuntimeError("add_from_string failed for %s" % devpath)
+            self.present[devpath] = True
+        return t_first, t_last
+
+    def remove_file(self, path):
+        blocks = read_blocks(path)
+        t0 = None
+        for devpath, _ in reversed(blocks):
+            syspath = "/sys" + devpath
+            if not os.path.isdir(self.sysdir(devpath)):
+                continue
+            if t0 is None:
+                t0 = time.time_ns()
+            self.tb.uevent(syspath, "remove")
+            self.tb.remove_device(syspath)
+            self.present.pop(devpath, None)
+        return t0 if t0 is not None else time.time_ns()
+
+    def listeners(self):
+        try:
+            return sum(1 for n in os.listdir(self.root) if n.startswith("event"))
+        except OSError:
+            return 0
+
+
+def reply(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def stop_child(child):
+    if child.poll() is None:
+        try:
+            child.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    return exit_code(child.returncode)
+
+
+def main():
+    coldplug, cmd = parse_args(sys.argv[1:])
+    if "LD_PRELOAD" not in os.environ or "umockdev" not in os.environ.get("LD_PRELOAD", ""):
+        sys.stderr.write("umockdev-usb: warning: not running under umockdev-wrapper; "
+                         "uevents will not reach the command\n")
+    drv = Driver()
+    for path in coldplug:
+        drv.add_file(path)
+    reply("testbed " + drv.root)
+
+    env = dict(os.environ)
+    env["UMOCKDEV_DIR"] = drv.root
+    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
+    pidfd = os.pidfd_open(child.pid)
+
+    buf = b""
+    stdin_fd = sys.stdin.fileno()
+    while True:
+        while b"\n" not in buf:
+            r, _, _ = select.select([stdin_fd, pidfd], [], [])
+            if pidfd in r:
+                child.wait()
+                sys.exit(exit_code(child.returncode))
+            chunk = os.read(stdin_fd, 65536)
+            if not chunk:  # EOF
+                sys.exit(stop_child(child))
+            buf += chunk
+        line, buf = buf.split(b"\n", 1)
+        words = line.decode("utf-8", "replace").split()
+        if not words:
+            continue
+        op, args = words[0], words[1:]
+        try:
+            if op == "add" and len(args) == 1:
+                t_first, t_last = drv.add_file(args[0])
+                reply("added %s %d %d" % (name_of(args[0]), t_last, t_first))
+            elif op == "remove" and len(args) == 1:
+                t = drv.remove_file(args[0])
+                reply("removed %s %d" % (name_of(args[0]), t))
+            elif op == "sleep" and len(args) == 1:
+                time.sleep(float(args[0]))
+                reply("slept")
+            elif op == "wait-listener" and len(args) <= 1:
+                deadline = time.monotonic() + (float(args[0]) if args else 10.0)
+                n = drv.listeners()
+                while n == 0 and time.monotonic() < deadline and child.poll() is None:
+                    time.sleep(0.005)
+                    n = drv.listeners()
+                reply("listening %d" % n if n else "timeout 0")
+            elif op == "quit":
+                sys.exit(stop_child(child))
+            else:
+                reply("error unknown command: %s" % line.decode("utf-8", "replace"))
+        except (OSError, ValueError, RuntimeError) as e:
+            reply("error %s" % str(e).replace("\n", " "))
+
+
+if __name__ == "__main__":
+    main()

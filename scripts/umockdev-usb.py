@@ -93,26 +93,41 @@ def parse_args(argv):
 def read_blocks(path):
     """Blocks of a umockdev description, in file order.
 
-    Returns a list of (devpath, text) where devpath is the P: value
-    (/devices/...) and text is the block ending in a newline."""
+    Returns a list of dicts: devpath (the P: value, /devices/...), text (the
+    block, ending in a newline), subsystem (E: SUBSYSTEM), dev (A: dev, as
+    "major:minor" or None), node (N: name or None), links (S: names)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
     blocks = []
     for chunk in text.split("\n\n"):
-        lines = [ln for ln in chunk.split("\n") if ln.strip() and not ln.startswith("#")]
+        lines = [ln for ln in chunk.split("\n") if ln.strip()]
         if not lines:
             continue
-        devpath = None
-        for ln in lines:
-            if ln.startswith("P: "):
-                devpath = ln[3:].strip()
-                break
-        if devpath is None:
-            raise ValueError("%s: block without P: line" % path)
-        blocks.append((devpath, "\n".join(lines) + "\n"))
+        if not lines[0].startswith("P: "):
+            raise ValueError("%s: a block does not start with a P: line" % path)
+        b = {"devpath": lines[0][3:].strip(), "text": "\n".join(lines) + "\n",
+             "subsystem": None, "dev": None, "node": None, "links": []}
+        for ln in lines[1:]:
+            if ln.startswith("E: SUBSYSTEM="):
+                b["subsystem"] = ln.split("=", 1)[1]
+            elif ln.startswith("A: dev="):
+                b["dev"] = ln.split("=", 1)[1].replace("\\n", "").strip()
+            elif ln.startswith("N: "):
+                b["node"] = ln[3:].split("=", 1)[0].strip()
+            elif ln.startswith("S: "):
+                b["links"].append(ln[3:].strip())
+        blocks.append(b)
     if not blocks:
         raise ValueError("%s: no device blocks" % path)
     return blocks
+
+
+def umockdev_version():
+    try:
+        out = subprocess.run(["umockdev-run", "--version"], capture_output=True, text=True, timeout=10).stdout
+        return tuple(int(x) for x in out.strip().split(".")[:3])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return (0, 17, 16)
 
 
 def name_of(path):
@@ -128,7 +143,9 @@ class Driver:
     def __init__(self):
         self.tb = UMockdev.Testbed.new()
         self.root = self.tb.get_root_dir()
-        self.present = {}  # devpath -> True for devices currently in the testbed
+        # umockdev >= 0.18.4 sends the "remove" uevent itself in remove_device()
+        # (and removes children too); 0.17.x (Debian 12) does not.
+        self.remove_sends_uevent = umockdev_version() >= (0, 18, 4)
 
     def sysdir(self, devpath):
         return os.path.join(self.root, "sys", devpath.lstrip("/"))
@@ -137,34 +154,65 @@ class Driver:
         blocks = read_blocks(path)
         # umockdev aborts the whole process (a GLib ERROR) when a device that
         # already exists is added again, so refuse before adding anything.
-        for devpath, _ in blocks:
-            if os.path.lexists(self.sysdir(devpath)):
-                raise ValueError("%s is already in the testbed (remove it first)" % devpath)
+        for b in blocks:
+            if os.path.exists(os.path.join(self.sysdir(b["devpath"]), "uevent")):
+                raise ValueError("%s is already in the testbed (remove it first)" % b["devpath"])
         t_first = t_last = None
-        for idx, (devpath, text) in enumerate(blocks):
+        for idx, b in enumerate(blocks):
+            self.clean_leftovers(b)  # a stale link makes add_from_string abort
             t = time.time_ns()
             if idx == 0:
                 t_first = t
             if idx == len(blocks) - 1:
                 t_last = t
-            if not self.tb.add_from_string(text):
-                raise RuntimeError("add_from_string failed for %s" % devpath)
-            self.present[devpath] = True
+            if not self.tb.add_from_string(b["text"]):
+                raise RuntimeError("add_from_string failed for %s" % b["devpath"])
         return t_first, t_last
 
     def remove_file(self, path):
         blocks = read_blocks(path)
         t0 = None
-        for devpath, _ in reversed(blocks):
-            syspath = "/sys" + devpath
-            if not os.path.isdir(self.sysdir(devpath)):
+        for b in reversed(blocks):  # children first
+            syspath = "/sys" + b["devpath"]
+            if not os.path.exists(os.path.join(self.sysdir(b["devpath"]), "uevent")):
                 continue
             if t0 is None:
                 t0 = time.time_ns()
-            self.tb.uevent(syspath, "remove")
+            if not self.remove_sends_uevent:
+                self.tb.uevent(syspath, "remove")
             self.tb.remove_device(syspath)
-            self.present.pop(devpath, None)
+            self.clean_leftovers(b)
         return t0 if t0 is not None else time.time_ns()
+
+    def clean_leftovers(self, b):
+        """Remove what umockdev 0.17 remove_device() leaves behind and what a
+        second add of the same block would trip over (an assertion or an
+        error() that kills the process): /sys/block/NAME, /sys/dev/block/M:m
+        (it reads "dev" with its newline, so the unlink misses), the /dev node,
+        its /dev/.node entry and the S: symlinks under /dev."""
+        name = os.path.basename(b["devpath"])
+        cands = []
+        if b["subsystem"] == "block":
+            cands.append(os.path.join(self.root, "sys", "block", name))
+        if b["subsystem"]:
+            cands.append(os.path.join(self.root, "sys", "class", b["subsystem"], name))
+            cands.append(os.path.join(self.root, "sys", "bus", b["subsystem"], "devices", name))
+        if b["dev"]:
+            kind = "block" if b["subsystem"] == "block" else "char"
+            cands.append(os.path.join(self.root, "sys", "dev", kind, b["dev"]))
+        if b["node"]:
+            cands.append(os.path.join(self.root, "dev", b["node"]))
+            cands.append(os.path.join(self.root, "dev", ".node", b["node"].replace("/", "_")))
+        for link in b["links"]:
+            cands.append(os.path.join(self.root, "dev", link))
+        for c in cands:
+            if os.path.lexists(c) and (os.path.islink(c) or not os.path.isdir(c)):
+                # class/bus/block links of a device still present are real; only
+                # drop them when their target is gone
+                if c.startswith(os.path.join(self.root, "sys")) and os.path.exists(c) \
+                        and os.path.exists(os.path.join(self.sysdir(b["devpath"]), "uevent")):
+                    continue
+                os.unlink(c)
 
     def listeners(self):
         try:

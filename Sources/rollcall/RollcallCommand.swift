@@ -14,7 +14,7 @@ struct RollcallCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, EnrolToken.self, Devices.self, Directory.self, HR.self, Accounts.self, Passwords.self, Offboard.self, PlanCommand.self,
-            Equipment.self, Audit.self, Report.self,
+            Equipment.self, Media.self, USB.self, Posture.self, Incidents.self, Audit.self, Report.self,
         ])
 }
 
@@ -166,7 +166,8 @@ struct Devices: AsyncParsableCommand {
 }
 
 struct Report: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write the compliance report (one row per device).")
+    static let configuration = CommandConfiguration(
+        abstract: "Write the compliance report: one row per device with its screen-lock and encryption verdicts, and the USB storage events.")
 
     @OptionGroup var options: ControllerOptions
 
@@ -181,8 +182,10 @@ struct Report: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let devices = try await options.withStore(try options.load()) { try await $0.devices() }
-        let text = try ComplianceReport(devices: devices).render(ComplianceReport.Format(rawValue: format.rawValue) ?? .html)
+        let configuration = try options.load()
+        let report = try await options.withStore(configuration) { try await ComplianceReport.gather(from: $0, configuration: configuration) }
+        let devices = report.devices
+        let text = try report.render(ComplianceReport.Format(rawValue: format.rawValue) ?? .html)
         if let output {
             do {
                 try text.write(toFile: output, atomically: true, encoding: .utf8)

@@ -51,6 +51,10 @@ public struct ControllerConfiguration: Sendable, Equatable {
     public var joiners = JoinersPolicy()
     /// `[equipment]`: when a device counts as stale.
     public var equipment = EquipmentPolicy()
+    /// `[posture]`: the screen lock and encryption a workstation must have.
+    public var posture = PosturePolicy()
+    /// `[usb]`: whether unapproved USB storage is switched off.
+    public var usb = USBPolicy()
 
     public init() {}
 
@@ -79,6 +83,7 @@ public struct ControllerConfiguration: Sendable, Equatable {
             "tls": ["certificate", "private_key", "plain_http"],
             "directory": DirectoryConfiguration.keys, "accounts": AccountsPolicy.keys, "passwords": PasswordRotationPolicy.keys,
             "hr": HRPolicy.keys, "joiners": JoinersPolicy.keys, "equipment": EquipmentPolicy.keys,
+            "posture": PosturePolicy.keys, "usb": USBPolicy.keys,
         ]
         for (section, value) in table {
             guard let keys = known[section] else {
@@ -138,6 +143,8 @@ public struct ControllerConfiguration: Sendable, Equatable {
         configuration.hr = try HRPolicy(reader)
         configuration.joiners = try JoinersPolicy(reader)
         configuration.equipment = try EquipmentPolicy(reader)
+        configuration.posture = try PosturePolicy(reader)
+        configuration.usb = try USBPolicy(reader)
         return configuration
     }
 }

@@ -38,7 +38,7 @@ public func buildApplication(
 enum APIRoutes {
     static let all: [(path: String, methods: [String])] = [
         ("/healthz", ["GET", "HEAD"]), ("/api/v1/enrol", ["POST"]), ("/api/v1/reports", ["POST"]),
-        ("/api/v1/devices", ["GET", "HEAD"]), ("/api/v1/devices/{id}", ["GET", "HEAD"]), ("/report", ["GET", "HEAD"]),
+        ("/api/v1/usb-events", ["POST"]), ("/api/v1/policy", ["GET", "HEAD"]), ("/api/v1/devices", ["GET", "HEAD"]), ("/api/v1/devices/{id}", ["GET", "HEAD"]), ("/report", ["GET", "HEAD"]),
     ]
 
     static func methods(for path: String) -> [String]? {
@@ -117,6 +117,34 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
         ])
         return try jsonResponse(receipt, status: receipt.outcome == .stored ? .created : .ok)
     }
+    agents.post("usb-events") { request, context -> Response in
+        guard let device = context.device else {
+            throw APIError(.unauthorized, code: "unsigned_request", message: "USB events must be signed by an enrolled agent.")
+        }
+        let body = Data(buffer: try await request.body.collect(upTo: configuration.maxReportBytes))
+        let event = try ReportDecoding.decodeUSBEvent(body)
+        guard event.machineID == device.machineID else {
+            throw APIError(.forbidden, code: "wrong_device",
+                           message: "Device \(device.id) enrolled as machine \(device.machineID) cannot report for machine \(event.machineID.prefix(64)).")
+        }
+        let receipt: ReportReceipt
+        do {
+            receipt = try await store.ingestUSBEvent(event, body: String(decoding: body, as: UTF8.self), deviceID: device.id)
+        } catch let error as StoreError where error.code == .conflict {
+            throw APIError(.conflict, code: "report_id_conflict", message: "USB event id \(event.eventID) is already stored for another device.")
+        }
+        context.logger.info("USB event received", metadata: [
+            "ctl.device.id": "\(device.id)", "ctl.usb.event": "\(event.eventID)", "ctl.usb.action": "\(event.action.rawValue)",
+            "ctl.usb.device": "\(event.vendorID):\(event.productID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
+        ])
+        return try jsonResponse(receipt, status: receipt.outcome == .stored ? .created : .ok)
+    }
+    agents.get("policy") { _, context -> Response in
+        guard context.device != nil else {
+            throw APIError(.unauthorized, code: "unsigned_request", message: "The policy is given to enrolled agents only; sign the request.")
+        }
+        return try jsonResponse(try await store.agentPolicy(usb: configuration.usb))
+    }
     let reads = router.group().add(middleware: ReadAccessMiddleware(allowed: configuration.readAllowedFrom))
     reads.get("api/v1/devices") { _, _ -> Response in
         try jsonResponse(try await store.devices())
@@ -133,7 +161,7 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
         guard let format = ComplianceReport.Format(rawValue: formatName) else {
             throw APIError(.badRequest, code: "unknown_format", message: "Unknown report format '\(formatName)'; use html, csv or json.")
         }
-        let report = ComplianceReport(devices: try await store.devices())
+        let report = try await ComplianceReport.gather(from: store, configuration: configuration)
         var headers = HTTPFields()
         switch format {
         case .html: headers[.contentType] = "text/html; charset=utf-8"

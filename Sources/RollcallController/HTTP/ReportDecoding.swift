@@ -11,36 +11,54 @@ enum ReportDecoding {
     }
 
     static func decode(_ body: Data) throws(APIError) -> InventoryReport {
-        guard !body.isEmpty else {
-            throw APIError(.badRequest, code: "empty_report", message: "The request body is empty; send the report as JSON.")
-        }
-        let decoder = RollcallJSON.decoder()
-        let envelope: VersionEnvelope
-        do {
-            envelope = try decoder.decode(VersionEnvelope.self, from: body)
-        } catch {
-            throw APIError(.badRequest, code: "malformed_report", message: "Report is not valid JSON: \(describe(error, body: body))")
-        }
-        guard let version = envelope.schemaVersion else {
-            throw APIError(.badRequest, code: "malformed_report", message: "Report has no schemaVersion field.")
-        }
-        guard version == InventoryReport.currentSchemaVersion else {
-            throw APIError(
-                .unprocessableContent, code: "unsupported_schema_version",
-                message: "Report schema version \(version) is not supported; this controller accepts version \(InventoryReport.currentSchemaVersion). Upgrade the controller or install a matching agent.")
-        }
-        let report: InventoryReport
-        do {
-            report = try decoder.decode(InventoryReport.self, from: body)
-        } catch {
-            throw APIError(.badRequest, code: "malformed_report", message: "Report does not match schema version \(version): \(describe(error, body: body))")
-        }
+        let report = try decode(body, as: InventoryReport.self, version: InventoryReport.currentSchemaVersion, noun: "Report", code: "report")
         guard AgentIdentity.isValidMachineID(report.agent.machineID) else {
             throw APIError(
                 .unprocessableContent, code: "unidentified_device",
                 message: "Report field agent.machineID '\(report.agent.machineID.prefix(64))' is not a 32-digit hex machine id; the agent could not identify its machine.")
         }
         return report
+    }
+
+    static func decodeUSBEvent(_ body: Data) throws(APIError) -> USBStorageEvent {
+        let event = try decode(body, as: USBStorageEvent.self, version: USBStorageEvent.currentSchemaVersion, noun: "USB event", code: "usb_event")
+        guard AgentIdentity.isValidMachineID(event.machineID) else {
+            throw APIError(.unprocessableContent, code: "unidentified_device",
+                           message: "USB event field machineID '\(event.machineID.prefix(64))' is not a 32-digit hex machine id.")
+        }
+        for (field, value) in [("vendorID", event.vendorID), ("productID", event.productID)]
+        where value.count != 4 || !value.allSatisfy(\.isHexDigit) {
+            throw APIError(.badRequest, code: "malformed_usb_event", message: "USB event field \(field) '\(value.prefix(16))' is not four hex digits.")
+        }
+        return event
+    }
+
+    /// The version is read on its own first: a newer agent gets "unsupported schema version 2", not a complaint
+    /// about a field it renamed.
+    static func decode<T: Decodable>(_ body: Data, as type: T.Type, version current: Int, noun: String, code: String) throws(APIError) -> T {
+        guard !body.isEmpty else {
+            throw APIError(.badRequest, code: "empty_\(code)", message: "The request body is empty; send the \(noun.lowercased()) as JSON.")
+        }
+        let decoder = RollcallJSON.decoder()
+        let envelope: VersionEnvelope
+        do {
+            envelope = try decoder.decode(VersionEnvelope.self, from: body)
+        } catch {
+            throw APIError(.badRequest, code: "malformed_\(code)", message: "\(noun) is not valid JSON: \(describe(error, body: body))")
+        }
+        guard let version = envelope.schemaVersion else {
+            throw APIError(.badRequest, code: "malformed_\(code)", message: "\(noun) has no schemaVersion field.")
+        }
+        guard version == current else {
+            throw APIError(
+                .unprocessableContent, code: "unsupported_schema_version",
+                message: "\(noun) schema version \(version) is not supported; this controller accepts version \(current). Upgrade the controller or install a matching agent.")
+        }
+        do {
+            return try decoder.decode(T.self, from: body)
+        } catch {
+            throw APIError(.badRequest, code: "malformed_\(code)", message: "\(noun) does not match schema version \(version): \(describe(error, body: body))")
+        }
     }
 
     /// "at hardware.disks[2].sizeBytes: expected an unsigned integer, found a string".

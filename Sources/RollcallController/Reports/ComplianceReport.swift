@@ -14,20 +14,46 @@ public struct ComplianceReport: Sendable {
     public let devices: [DeviceSummary]
     /// Devices not seen for longer than this are flagged as not reporting.
     public let staleAfter: TimeInterval
+    /// Screen-lock and encryption verdicts by device id.
+    public let postures: [String: DevicePosture]
+    /// USB storage events in the report's window, newest first.
+    public let usbEvents: [USBEventRecord]
+    /// How far back ``usbEvents`` go.
+    public let usbWindowDays: Int
 
-    public init(devices: [DeviceSummary], generatedAt: Date = Date(), staleAfter: TimeInterval = 7 * 86400) {
+    public init(devices: [DeviceSummary], postures: [String: DevicePosture] = [:], usbEvents: [USBEventRecord] = [], usbWindowDays: Int = 30,
+                generatedAt: Date = Date(), staleAfter: TimeInterval = 7 * 86400) {
         self.devices = devices
+        self.postures = postures
+        self.usbEvents = usbEvents
+        self.usbWindowDays = usbWindowDays
         self.generatedAt = generatedAt
         self.staleAfter = staleAfter
     }
 
-    static let headers = ["Hostname", "Serial", "Vendor", "Model", "OS", "Kernel", "Virtualization", "Last seen", "Packages", "Reporting", "Device id"]
+    /// Everything the report needs from the store, judged under the configured policy.
+    public static func gather(from store: ControllerStore, configuration: ControllerConfiguration, now: Date = Date(),
+                              usbWindowDays: Int = 30) async throws -> ComplianceReport {
+        ComplianceReport(
+            devices: try await store.devices(), postures: try await store.postures(policy: configuration.posture),
+            usbEvents: try await store.usbEvents(since: now.addingTimeInterval(-Double(usbWindowDays) * 86400)), usbWindowDays: usbWindowDays,
+            generatedAt: now)
+    }
+
+    static let headers = ["Hostname", "Serial", "Vendor", "Model", "OS", "Kernel", "Virtualization", "Last seen", "Packages", "Reporting",
+                          "Screen lock", "Screen lock reason", "Encryption", "Encryption reason", "USB storage events", "Device id"]
 
     func cells(_ device: DeviceSummary) -> [String] {
-        [
+        let posture = postures[device.id]
+        let events = usbEvents.filter { $0.deviceID == device.id && $0.action != "remove" }
+        let unapproved = events.filter { !$0.approved }.count
+        return [
             device.hostname ?? "", device.serial ?? "", device.vendor ?? "", device.model ?? "", device.os ?? "",
             device.kernel ?? "", device.virtualization ?? "", Self.timestamp(device.lastSeen), String(device.packageCount),
             isStale(device) ? "no (last seen \(Self.age(generatedAt.timeIntervalSince(device.lastSeen))) ago)" : "yes",
+            posture?.screenLock.status.rawValue ?? "unknown", posture?.screenLock.reason ?? "",
+            posture?.encryption.status.rawValue ?? "unknown", posture?.encryption.reason ?? "",
+            events.isEmpty ? "none" : "\(events.count) (\(unapproved) unapproved)",
             device.id,
         ]
     }
@@ -55,27 +81,51 @@ public struct ComplianceReport: Sendable {
         let deviceCount: Int
         let notReporting: Int
         let devices: [DeviceSummary]
+        let posture: [DevicePosture]
+        let usbWindowDays: Int
+        let usbEvents: [USBEventRecord]
     }
 
     public func json() throws -> String {
         let document = JSONDocument(
-            generatedAt: generatedAt, deviceCount: devices.count, notReporting: devices.filter(isStale).count, devices: devices)
+            generatedAt: generatedAt, deviceCount: devices.count, notReporting: devices.filter(isStale).count, devices: devices,
+            posture: devices.compactMap { postures[$0.id] }, usbWindowDays: usbWindowDays, usbEvents: usbEvents)
         return String(decoding: try RollcallJSON.encoder(pretty: true).encode(document), as: UTF8.self) + "\n"
     }
 
     public func html() -> String {
         let stale = devices.filter(isStale).count
         var rows = ""
+        // The two reason columns are shown under their verdicts rather than as columns of their own.
+        let reasonColumns: Set<Int> = [11, 13]
         for device in devices {
             let values = cells(device)
             rows += "<tr\(isStale(device) ? " class=\"stale\"" : "")>"
-            for (index, value) in values.enumerated() {
-                rows += index == values.count - 1 ? "<td><code>\(HTML.escape(value))</code></td>" : "<td>\(HTML.escape(value))</td>"
+            for (index, value) in values.enumerated() where !reasonColumns.contains(index) {
+                if index == values.count - 1 {
+                    rows += "<td><code>\(HTML.escape(value))</code></td>"
+                } else if reasonColumns.contains(index + 1) {
+                    rows += "<td class=\"verdict \(value.replacingOccurrences(of: " ", with: "-"))\"><strong>\(HTML.escape(value))</strong>"
+                        + "<br><small>\(HTML.escape(values[index + 1]))</small></td>"
+                } else {
+                    rows += "<td>\(HTML.escape(value))</td>"
+                }
             }
             rows += "</tr>\n"
         }
+        let htmlHeaders = Self.headers.enumerated().filter { !reasonColumns.contains($0.offset) }.map(\.element)
+        var usbRows = ""
+        for event in usbEvents {
+            let cells = [Self.timestamp(event.occurredAt), event.hostname ?? event.deviceID, event.action, event.name, event.serial ?? "",
+                         event.port, event.consoleUsers.joined(separator: ", "), event.approved ? "yes" : "no",
+                         event.blocked ? "yes" : (event.blockError.map { "failed: \($0)" } ?? "no"), event.incidentID.map { "#\($0)" } ?? ""]
+            usbRows += "<tr\(event.approved ? "" : " class=\"unapproved\"")>" + cells.map { "<td>\(HTML.escape($0))</td>" }.joined() + "</tr>\n"
+        }
+        if usbEvents.isEmpty {
+            usbRows = "<tr><td colspan=\"10\">No USB storage was plugged into a reporting machine in the last \(usbWindowDays) days.</td></tr>\n"
+        }
         if devices.isEmpty {
-            rows = "<tr><td colspan=\"\(Self.headers.count)\">No device has reported yet. Start rollcall-agent on a workstation.</td></tr>\n"
+            rows = "<tr><td colspan=\"\(htmlHeaders.count)\">No device has reported yet. Start rollcall-agent on a workstation.</td></tr>\n"
         }
         return """
             <!DOCTYPE html>
@@ -92,6 +142,12 @@ public struct ComplianceReport: Sendable {
             th, td { border: 1px solid #ccc; padding: .35rem .5rem; text-align: left; vertical-align: top; }
             th { background: #f0f0f0; }
             tr.stale td { background: #fff4e5; }
+            td.verdict.fail strong { color: #a4000f; }
+            td.verdict.pass strong { color: #1d6b2a; }
+            td.verdict.unknown strong { color: #7a5b00; }
+            tr.unapproved td { background: #fdecee; }
+            h2 { font-size: 1.2rem; margin-top: 2rem; }
+            @media print { h2 { break-before: page; } }
             code { font-size: .8rem; }
             @media print { body { margin: 0; } }
             </style>
@@ -100,9 +156,15 @@ public struct ComplianceReport: Sendable {
             <h1>Rollcall compliance report</h1>
             <p class="meta">Generated \(HTML.escape(Self.timestamp(generatedAt))) · \(devices.count) device\(devices.count == 1 ? "" : "s") · \(stale) not reporting for over \(Int(staleAfter / 86400)) days</p>
             <table>
-            <thead><tr>\(Self.headers.map { "<th scope=\"col\">\(HTML.escape($0))</th>" }.joined())</tr></thead>
+            <thead><tr>\(htmlHeaders.map { "<th scope=\"col\">\(HTML.escape($0))</th>" }.joined())</tr></thead>
             <tbody>
             \(rows)</tbody>
+            </table>
+            <h2>USB storage events, last \(usbWindowDays) days</h2>
+            <table>
+            <thead><tr>\(["When", "Machine", "Action", "Device", "Serial", "Port", "At the console", "Approved", "Blocked", "Incident"].map { "<th scope=\"col\">\($0)</th>" }.joined())</tr></thead>
+            <tbody>
+            \(usbRows)</tbody>
             </table>
             </body>
             </html>

@@ -118,6 +118,7 @@ public final class ControllerStore: @unchecked Sendable {
                     .run()
                 try await Self.recordSerials(of: InventoryReportSerials(serials: [("product", hardware.system.serial), ("board", hardware.system.boardSerial)]
                     + hardware.disks.map { ("disk", $0.serial) }), deviceID: deviceID, db)
+                try await Self.recordPosture(report, deviceID: deviceID, db)
                 try await db.delete(from: "device_packages").where("device_id", .equal, deviceID).run()
                 for chunk in report.software.packages.chunked(into: 500) {
                     var insert = db.insert(into: "device_packages").columns("device_id", "source", "name", "version", "architecture", "state")

@@ -1,0 +1,287 @@
+import Crypto
+public import Foundation
+public import RollcallProtocol
+import SQLKit
+
+/// An approved model or stick (`rollcall media approve`).
+public struct ApprovedMediaEntry: Codable, Sendable, Equatable {
+    public var id: Int
+    public var vendorID: String
+    public var productID: String
+    public var serial: String?
+    public var description: String?
+    public var approvedBy: String
+    public var approvedAt: Date
+    public var revokedAt: Date?
+
+    var medium: ApprovedMedium { ApprovedMedium(vendorID: vendorID, productID: productID, serial: serial, description: description) }
+}
+
+/// A USB event as stored, with the device's name and the controller's verdict.
+public struct USBEventRecord: Codable, Sendable, Equatable {
+    public var id: String
+    public var deviceID: String
+    public var hostname: String?
+    public var action: String
+    public var occurredAt: Date
+    public var vendorID: String
+    public var productID: String
+    public var vendor: String?
+    public var model: String?
+    public var serial: String?
+    public var capacityBytes: Int64?
+    public var port: String
+    public var consoleUsers: [String]
+    public var approved: Bool
+    public var blocked: Bool
+    public var blockError: String?
+    public var incidentID: Int?
+
+    /// `SanDisk Cruzer Blade (0781:5567)`.
+    public var name: String {
+        let label = [vendor, model].compactMap { $0 }.joined(separator: " ")
+        return (label.isEmpty ? "" : label + " ") + "(\(vendorID):\(productID))"
+    }
+}
+
+/// One entry of the incident log.
+public struct Incident: Codable, Sendable, Equatable {
+    public var id: Int
+    /// `usb-unapproved`, or `manual` for one a person logged.
+    public var kind: String
+    public var openedAt: Date
+    public var occurredAt: Date
+    public var reportedBy: String
+    public var location: String?
+    public var involved: String?
+    public var description: String
+    public var deviceID: String?
+    public var usbEventID: String?
+    public var actionTaken: String?
+    public var outcome: String?
+    public var status: String
+}
+
+/// Why a media approval was refused.
+public enum MediaError: Error, CustomStringConvertible, Equatable {
+    case malformedID(String)
+    case alreadyApproved(id: Int)
+    case unknown(id: Int)
+
+    public var description: String {
+        switch self {
+        case .malformedID(let text): "'\(text)' is not a USB id: give VENDOR:PRODUCT in hex, as lsusb shows it (for example 0781:5567)"
+        case .alreadyApproved(let id): "already approved as entry \(id) (`rollcall media list`)"
+        case .unknown(let id): "no approved media entry \(id) (`rollcall media list`)"
+        }
+    }
+}
+
+extension ControllerStore {
+    // MARK: Posture
+
+    /// Called from ``ingest(_:body:deviceID:receivedAt:)`` for the device's newest report.
+    static func recordPosture(_ report: InventoryReport, deviceID: String, _ db: any SQLDatabase) async throws {
+        guard let posture = report.posture else { return }
+        let facts = String(decoding: try RollcallJSON.encoder().encode(posture), as: UTF8.self)
+        try await db.raw("""
+            INSERT INTO device_posture (device_id, collected_at, chassis_type, facts)
+            VALUES (\(bind: deviceID), \(bind: report.collectedAt.millisecondsSince1970), \(bind: report.hardware.system.chassisType), \(bind: facts))
+            ON CONFLICT (device_id) DO UPDATE SET collected_at = excluded.collected_at, chassis_type = excluded.chassis_type, facts = excluded.facts
+            """).run()
+    }
+
+    /// Every device's verdicts under `policy`; a device without posture facts is judged unknown.
+    public func postures(policy: PosturePolicy) async throws -> [String: DevicePosture] {
+        let judge = PostureJudge(policy: policy)
+        return try await withConnection { db in
+            var result: [String: DevicePosture] = [:]
+            let decoder = RollcallJSON.decoder()
+            for row in try await db.raw("""
+                SELECT d.id, p.collected_at, p.chassis_type, p.facts FROM devices d LEFT JOIN device_posture p ON p.device_id = d.id
+                """).all() {
+                let id = try row.decode(column: "id", as: String.self)
+                let facts = try row.decode(column: "facts", as: String?.self).map { try decoder.decode(PostureFacts.self, from: Data($0.utf8)) }
+                let collected = try row.decode(column: "collected_at", as: Int64?.self).map(Date.init(millisecondsSince1970:))
+                result[id] = judge.judge(deviceID: id, facts: facts, chassisType: try row.decode(column: "chassis_type", as: Int?.self), collectedAt: collected)
+            }
+            return result
+        }
+    }
+
+    // MARK: USB events
+
+    /// Stores one USB event from an agent, judges it against the approved list, and opens an incident for an
+    /// unapproved stick. Idempotent on the event id, like reports.
+    public func ingestUSBEvent(_ event: USBStorageEvent, body: String, deviceID: String, receivedAt: Date = Date()) async throws -> ReportReceipt {
+        try await transaction { db in
+            let id = event.eventID.uuidString
+            if let existing = try await db.select().column("device_id").from("usb_events").where("id", .equal, id)
+                .first(decodingColumn: "device_id", as: String.self) {
+                guard existing == deviceID else {
+                    throw StoreError(code: .conflict, message: "USB event \(id) is already stored for another device")
+                }
+                return ReportReceipt(reportID: event.eventID, deviceID: existing, outcome: .duplicate)
+            }
+            let rules = try await Self.activeMedia(db)
+            let rule = rules.first { $0.medium.matches(vendorID: event.vendorID, productID: event.productID, serial: event.serial) }
+            try await db.insert(into: "usb_events")
+                .columns("id", "device_id", "action", "occurred_at", "received_at", "vendor_id", "product_id", "vendor", "model", "serial",
+                         "capacity_bytes", "port", "console_users", "approved", "approved_by_rule", "blocked", "block_error", "body")
+                .values(SQLBind(id), SQLBind(deviceID), SQLBind(event.action.rawValue), SQLBind(event.occurredAt.millisecondsSince1970),
+                        SQLBind(receivedAt.millisecondsSince1970), SQLBind(event.vendorID.lowercased()), SQLBind(event.productID.lowercased()),
+                        SQLBind(event.vendor), SQLBind(event.model), SQLBind(event.serial), SQLBind(event.capacityBytes.map { Int64(clamping: $0) }),
+                        SQLBind(event.port), SQLBind(event.consoleUsers.joined(separator: ",")), SQLBind(rule == nil ? 0 : 1), SQLBind(rule?.id),
+                        SQLBind(event.blocked ? 1 : 0), SQLBind(event.blockError), SQLBind(body))
+                .run()
+            if rule == nil, event.action != .remove, try await !Self.alreadyOpen(event, deviceID: deviceID, db) {
+                try await Self.openUSBIncident(event, deviceID: deviceID, receivedAt: receivedAt, db)
+            }
+            return ReportReceipt(reportID: event.eventID, deviceID: deviceID, outcome: .stored)
+        }
+    }
+
+    /// A stick found `present` when an agent restarts is the same insertion as the one already logged, unless it
+    /// was removed in between.
+    private static func alreadyOpen(_ event: USBStorageEvent, deviceID: String, _ db: any SQLDatabase) async throws -> Bool {
+        guard event.action == .present else { return false }
+        let row = try await db.raw("""
+            SELECT e.action FROM usb_events e WHERE e.device_id = \(bind: deviceID) AND e.vendor_id = \(bind: event.vendorID.lowercased())
+              AND e.product_id = \(bind: event.productID.lowercased()) AND e.serial IS \(bind: event.serial) AND e.id <> \(bind: event.eventID.uuidString)
+            ORDER BY e.occurred_at DESC LIMIT 1
+            """).first()
+        return try row.map { try $0.decode(column: "action", as: String.self) != "remove" } ?? false
+    }
+
+    private static func openUSBIncident(_ event: USBStorageEvent, deviceID: String, receivedAt: Date, _ db: any SQLDatabase) async throws {
+        let hostname = try await db.select().column("hostname").from("devices").where("id", .equal, deviceID)
+            .first(decodingColumn: "hostname", as: String?.self) ?? nil
+        let machine = hostname ?? deviceID
+        let label = [event.vendor, event.model].compactMap { $0 }.joined(separator: " ")
+        var description = "Unapproved USB storage \(label.isEmpty ? "" : label + " ")(\(event.vendorID):\(event.productID)"
+            + (event.serial.map { ", serial \($0)" } ?? "") + ") plugged into port \(event.port) of \(machine)"
+            + (event.action == .present ? " (found present when the agent started)" : "")
+        if event.blocked {
+            description += "; the agent switched it off"
+        } else if let error = event.blockError {
+            description += "; blocking failed: \(error)"
+        } else {
+            description += "; not blocked (the policy only reports)"
+        }
+        let involved = event.consoleUsers.isEmpty ? nil : event.consoleUsers.joined(separator: ", ")
+        let now = receivedAt.millisecondsSince1970
+        let id = try await db.raw("""
+            INSERT INTO incidents (kind, opened_at, occurred_at, reported_by, location, involved, description, device_id, usb_event_id, status, updated_at)
+            VALUES ('usb-unapproved', \(bind: now), \(bind: event.occurredAt.millisecondsSince1970), \(bind: "rollcall-agent on \(machine)"),
+                    \(bind: machine), \(bind: involved), \(bind: description), \(bind: deviceID), \(bind: event.eventID.uuidString), 'open', \(bind: now))
+            RETURNING id
+            """).first(decodingColumn: "id", as: Int.self) ?? 0
+        try await AuditLog.append(db, actor: "agent:\(deviceID)", action: "incident.open", target: "incident \(id)", detail: description, at: receivedAt)
+    }
+
+    public func usbEvents(since: Date? = nil, deviceID: String? = nil, limit: Int = 1000) async throws -> [USBEventRecord] {
+        try await withConnection { db in
+            let sinceMs = since?.millisecondsSince1970 ?? 0
+            return try await db.raw("""
+                SELECT e.*, d.hostname, i.id AS incident_id FROM usb_events e LEFT JOIN devices d ON d.id = e.device_id
+                LEFT JOIN incidents i ON i.usb_event_id = e.id
+                WHERE e.occurred_at >= \(bind: sinceMs) AND (\(bind: deviceID) IS NULL OR e.device_id = \(bind: deviceID))
+                ORDER BY e.occurred_at DESC, e.received_at DESC LIMIT \(bind: limit)
+                """).all().map { row in
+                USBEventRecord(
+                    id: try row.decode(column: "id", as: String.self), deviceID: try row.decode(column: "device_id", as: String.self),
+                    hostname: try row.decode(column: "hostname", as: String?.self), action: try row.decode(column: "action", as: String.self),
+                    occurredAt: Date(millisecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
+                    vendorID: try row.decode(column: "vendor_id", as: String.self), productID: try row.decode(column: "product_id", as: String.self),
+                    vendor: try row.decode(column: "vendor", as: String?.self), model: try row.decode(column: "model", as: String?.self),
+                    serial: try row.decode(column: "serial", as: String?.self), capacityBytes: try row.decode(column: "capacity_bytes", as: Int64?.self),
+                    port: try row.decode(column: "port", as: String.self),
+                    consoleUsers: try row.decode(column: "console_users", as: String.self).split(separator: ",").map(String.init),
+                    approved: try row.decode(column: "approved", as: Int.self) != 0, blocked: try row.decode(column: "blocked", as: Int.self) != 0,
+                    blockError: try row.decode(column: "block_error", as: String?.self), incidentID: try row.decode(column: "incident_id", as: Int?.self))
+            }
+        }
+    }
+
+    public func incidents() async throws -> [Incident] {
+        try await withConnection { db in
+            try await db.raw("SELECT * FROM incidents ORDER BY id").all().map { row in
+                Incident(
+                    id: try row.decode(column: "id", as: Int.self), kind: try row.decode(column: "kind", as: String.self),
+                    openedAt: Date(millisecondsSince1970: try row.decode(column: "opened_at", as: Int64.self)),
+                    occurredAt: Date(millisecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
+                    reportedBy: try row.decode(column: "reported_by", as: String.self), location: try row.decode(column: "location", as: String?.self),
+                    involved: try row.decode(column: "involved", as: String?.self), description: try row.decode(column: "description", as: String.self),
+                    deviceID: try row.decode(column: "device_id", as: String?.self), usbEventID: try row.decode(column: "usb_event_id", as: String?.self),
+                    actionTaken: try row.decode(column: "action_taken", as: String?.self), outcome: try row.decode(column: "outcome", as: String?.self),
+                    status: try row.decode(column: "status", as: String.self))
+            }
+        }
+    }
+
+    // MARK: Approved media and the agents' policy
+
+    /// Approves a model (`0781:5567`) or, with a serial, one stick. Audited.
+    public func approveMedia(_ id: String, serial: String?, description: String?, actor: String? = nil, at: Date = Date()) async throws -> ApprovedMediaEntry {
+        let actor = actor ?? AuditLog.actor
+        let parts = id.lowercased().split(separator: ":")
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 4 && $0.allSatisfy(\.isHexDigit) }) else { throw MediaError.malformedID(id) }
+        let vendorID = String(parts[0]), productID = String(parts[1])
+        let serial = serial.flatMap { $0.isEmpty ? nil : $0 }
+        return try await transaction { db in
+            if let existing = try await Self.activeMedia(db).first(where: { $0.vendorID == vendorID && $0.productID == productID && $0.serial == serial }) {
+                throw MediaError.alreadyApproved(id: existing.id)
+            }
+            let number = try await db.raw("""
+                INSERT INTO approved_media (vendor_id, product_id, serial, description, approved_by, approved_at)
+                VALUES (\(bind: vendorID), \(bind: productID), \(bind: serial), \(bind: description), \(bind: actor), \(bind: at.millisecondsSince1970))
+                RETURNING id
+                """).first(decodingColumn: "id", as: Int.self) ?? 0
+            let entry = ApprovedMediaEntry(id: number, vendorID: vendorID, productID: productID, serial: serial, description: description,
+                                           approvedBy: actor, approvedAt: at, revokedAt: nil)
+            try await AuditLog.append(db, actor: actor, action: "media.approve", target: "\(vendorID):\(productID)" + (serial.map { " serial \($0)" } ?? ""),
+                                      detail: description ?? "", at: at)
+            return entry
+        }
+    }
+
+    public func revokeMedia(id: Int, actor: String? = nil, at: Date = Date()) async throws {
+        let actor = actor ?? AuditLog.actor
+        try await transaction { db in
+            guard let entry = try await Self.activeMedia(db).first(where: { $0.id == id }) else { throw MediaError.unknown(id: id) }
+            try await db.update("approved_media").set("revoked_at", to: SQLBind(at.millisecondsSince1970)).where("id", .equal, id).run()
+            try await AuditLog.append(db, actor: actor, action: "media.revoke",
+                                      target: "\(entry.vendorID):\(entry.productID)" + (entry.serial.map { " serial \($0)" } ?? ""),
+                                      detail: "entry \(id)", at: at)
+        }
+    }
+
+    public func approvedMedia(includeRevoked: Bool = false) async throws -> [ApprovedMediaEntry] {
+        try await withConnection { db in try await Self.media(db, includeRevoked: includeRevoked) }
+    }
+
+    /// What agents enforce: the approved list and whether to block. The revision is a digest of the content.
+    public func agentPolicy(usb: USBPolicy) async throws -> AgentPolicy {
+        let media = try await approvedMedia().map(\.medium)
+        let content = String(decoding: try RollcallJSON.encoder().encode(media), as: UTF8.self) + "|block=\(usb.blockUnapproved)"
+        return AgentPolicy(revision: String(SHA256.hexDigest(of: content).prefix(16)), blockUnapprovedUSBStorage: usb.blockUnapproved,
+                           approvedMedia: media)
+    }
+
+    private static func activeMedia(_ db: any SQLDatabase) async throws -> [ApprovedMediaEntry] {
+        try await media(db, includeRevoked: false)
+    }
+
+    private static func media(_ db: any SQLDatabase, includeRevoked: Bool) async throws -> [ApprovedMediaEntry] {
+        try await db.raw("SELECT * FROM approved_media ORDER BY id").all().compactMap { row in
+            let revoked = try row.decode(column: "revoked_at", as: Int64?.self)
+            if revoked != nil, !includeRevoked { return nil }
+            return ApprovedMediaEntry(
+                id: try row.decode(column: "id", as: Int.self), vendorID: try row.decode(column: "vendor_id", as: String.self),
+                productID: try row.decode(column: "product_id", as: String.self), serial: try row.decode(column: "serial", as: String?.self),
+                description: try row.decode(column: "description", as: String?.self), approvedBy: try row.decode(column: "approved_by", as: String.self),
+                approvedAt: Date(millisecondsSince1970: try row.decode(column: "approved_at", as: Int64.self)),
+                revokedAt: revoked.map(Date.init(millisecondsSince1970:)))
+        }
+    }
+}

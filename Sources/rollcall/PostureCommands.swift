@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import RollcallController
+import RollcallProtocol
+
+struct Media: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The approved removable media: USB sticks the school allows. Agents receive the list with their policy.",
+        subcommands: [Approve.self, List.self, Revoke.self], defaultSubcommand: List.self)
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a model of stick, or one stick by its serial number.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Argument(help: "VENDOR:PRODUCT in hex, as lsusb and `rollcall usb events` show it (e.g. 0781:5567).")
+        var id: String
+
+        @Option(help: "Approve only the stick with this serial number (as `rollcall usb events` shows it).")
+        var serial: String?
+
+        @Option(help: "What it is and why it is approved, for the list and the audit log.")
+        var description: String?
+
+        func run() async throws {
+            let configuration = try options.load()
+            let entry: ApprovedMediaEntry
+            do {
+                entry = try await options.withStore(configuration) { try await $0.approveMedia(id, serial: serial, description: description) }
+            } catch let error as MediaError {
+                throw ValidationError(error.description)
+            }
+            print("Approved \(entry.vendorID):\(entry.productID)\(entry.serial.map { " serial \($0)" } ?? " (every stick of this model)") as entry \(entry.id). "
+                  + "Agents pick it up with their next policy refresh (within \(300 / 60) minutes of delivering a report).")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the approved media.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Flag(help: "Include revoked entries.")
+        var all = false
+
+        @Option(help: "Output format: table, csv or json.")
+        var format: ListFormat = .table
+
+        func run() async throws {
+            let configuration = try options.load()
+            let entries = try await options.withStore(configuration) { try await $0.approvedMedia(includeRevoked: all) }
+            let rows = entries.map {
+                [String($0.id), "\($0.vendorID):\($0.productID)", $0.serial ?? "any", $0.description ?? "-", $0.approvedBy,
+                 $0.approvedAt.formatted(Date.ISO8601FormatStyle()), $0.revokedAt.map { "revoked " + $0.formatted(Date.ISO8601FormatStyle()) } ?? "active"]
+            }
+            try emit(format, headers: ["ID", "USB ID", "SERIAL", "DESCRIPTION", "APPROVED BY", "APPROVED AT", "STATE"], rows: rows, json: entries,
+                     empty: "No media approved: every USB stick counts as unapproved. `rollcall media approve VENDOR:PRODUCT` adds one.")
+            if format == .table {
+                print(configuration.usb.blockUnapproved ? "Policy: unapproved USB storage is switched off by the agents ([usb] block_unapproved = true)."
+                                                        : "Policy: unapproved USB storage is reported and opens an incident, but is not blocked ([usb] block_unapproved = false).")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Withdraw an approval.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Argument(help: "The entry's id, from `rollcall media list`.")
+        var id: Int
+
+        func run() async throws {
+            do {
+                try await options.withStore(try options.load()) { try await $0.revokeMedia(id: id) }
+            } catch let error as MediaError {
+                throw ValidationError(error.description)
+            }
+            print("Approval \(id) revoked.")
+        }
+    }
+}
+
+struct USB: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "usb", abstract: "USB storage plugged into the school's machines.", subcommands: [Events.self], defaultSubcommand: Events.self)
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List USB storage events, newest first.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Option(help: "Only events of the last N days.")
+        var days = 30
+
+        @Option(help: "Only this device (its id, from `rollcall devices list`).")
+        var device: String?
+
+        @Option(help: "Output format: table, csv or json.")
+        var format: ListFormat = .table
+
+        func run() async throws {
+            let configuration = try options.load()
+            let since = Date().addingTimeInterval(-Double(days) * 86400)
+            let events = try await options.withStore(configuration) { try await $0.usbEvents(since: since, deviceID: device) }
+            let rows = events.map { event in
+                [event.occurredAt.formatted(Date.ISO8601FormatStyle()), event.hostname ?? event.deviceID, event.action, event.name, event.serial ?? "-",
+                 event.port, event.consoleUsers.isEmpty ? "-" : event.consoleUsers.joined(separator: ","), event.approved ? "yes" : "no",
+                 event.blocked ? "yes" : (event.blockError == nil ? "no" : "failed"), event.incidentID.map { "#\($0)" } ?? "-"]
+            }
+            try emit(format, headers: ["WHEN", "MACHINE", "ACTION", "DEVICE", "SERIAL", "PORT", "CONSOLE", "APPROVED", "BLOCKED", "INCIDENT"],
+                     rows: rows, json: events, empty: "No USB storage events in the last \(days) days.")
+        }
+    }
+}
+
+struct Posture: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Each device's screen-lock and disk-encryption verdicts under the [posture] policy, with the reason.")
+
+    @OptionGroup var options: ControllerOptions
+
+    @Flag(help: "Only devices that fail or cannot be judged.")
+    var failing = false
+
+    @Option(help: "Output format: table, csv or json.")
+    var format: ListFormat = .table
+
+    func run() async throws {
+        let configuration = try options.load()
+        let (devices, postures) = try await options.withStore(configuration) { store in
+            (try await store.devices(), try await store.postures(policy: configuration.posture))
+        }
+        let passing: Set<Verdict.Status> = [.pass, .notRequired]
+        var judged: [(device: DeviceSummary, posture: DevicePosture)] = []
+        for device in devices {
+            guard let posture = postures[device.id] else { continue }
+            if failing, passing.contains(posture.screenLock.status), passing.contains(posture.encryption.status) { continue }
+            judged.append((device, posture))
+        }
+        let rows: [[String]] = judged.map { entry in
+            let lock = entry.posture.screenLock, encryption = entry.posture.encryption
+            return [entry.device.hostname ?? entry.device.id, lock.status.rawValue, lock.reason, encryption.status.rawValue, encryption.reason]
+        }
+        try emit(format, headers: ["MACHINE", "SCREEN LOCK", "WHY", "ENCRYPTION", "WHY"], rows: rows, json: judged.map { $0.posture },
+                 empty: failing ? "Every device passes." : "No device has reported yet.")
+    }
+}
+
+struct Incidents: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The incident log (unapproved USB storage opens incidents by itself).", subcommands: [List.self], defaultSubcommand: List.self)
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List incidents, oldest first.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Option(help: "Output format: table, csv or json.")
+        var format: ListFormat = .table
+
+        func run() async throws {
+            let incidents = try await options.withStore(try options.load()) { try await $0.incidents() }
+            let rows = incidents.map {
+                [String($0.id), $0.occurredAt.formatted(Date.ISO8601FormatStyle()), $0.kind, $0.location ?? "-", $0.involved ?? "-", $0.description,
+                 $0.status]
+            }
+            try emit(format, headers: ["ID", "WHEN", "KIND", "WHERE", "WHO", "WHAT", "STATUS"], rows: rows, json: incidents, empty: "No incidents logged.")
+        }
+    }
+}

@@ -116,7 +116,8 @@ let package = Package(
         .testTarget(
             name: "RollcallControllerTests",
             dependencies: [
-                "RollcallController", "RollcallProtocol", "RollcallTestSupport", "LDAPKit",
+                // The agent too: posture verdicts are checked on facts the agent really collects from fixture trees.
+                "RollcallController", "RollcallProtocol", "RollcallTestSupport", "LDAPKit", "RollcallAgent",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -21,7 +21,7 @@ What it does:
 3. Reads commands, one a line, from its own stdin; each is answered with one
    line on stdout once it is done:
 
-       add FILE        -> added NAME T_LAST_NS T_FIRST_NS
+       add FILE        -> added NAME T_LAST_NS T_FIRST_NS T_DONE_NS
        remove FILE     -> removed NAME T_NS
        wait-listener [TIMEOUT_S]
                        -> listening N   (N uevent sockets bound in the testbed)
@@ -33,16 +33,34 @@ What it does:
    `add` adds FILE's blocks one at a time in file order (parents first); each
    add sends an `add` uevent. T_LAST_NS is time.time_ns() taken just before the
    last block (the disk or partition) is added, T_FIRST_NS just before the
-   first. `remove` sends `remove` uevents children first and deletes each
+   first, T_DONE_NS just after the last add returned. umockdev writes a block's
+   sysfs files first and sends its uevent last, synchronously, so the last
+   uevent left between T_LAST_NS and T_DONE_NS (the writes take 2-20 ms on a
+   VM disk): latency from T_LAST_NS is an upper bound, from T_DONE_NS a lower
+   bound. `remove` sends `remove` uevents children first and deletes each
    device from the testbed, so the same FILE can be added again. T_NS is taken
-   just before the first remove uevent. NAME is FILE's base name without
-   `.umockdev`. Errors are answered `error <message>` (the driver keeps going).
+   just before the first remove uevent (if nothing of FILE was present, the
+   answer is still `removed` and nothing is sent). FILE may contain spaces.
+   NAME is FILE's base name without `.umockdev`. Errors are answered `error <message>` (the driver keeps going).
 
    Events sent before CMD's netlink socket is bound are lost: wait until CMD
    says it listens (or use `wait-listener`) before the first `add`.
 
 If CMD exits by itself, the driver exits with CMD's exit code (a signal N
-gives 128+N).
+gives 128+N). SIGTERM/SIGKILL go to CMD only, not to its children.
+
+Known limits (umockdev 0.17.16, Debian 12):
+* A second add of a device that is present aborts umockdev (GLib error);
+  the driver answers `error ...` instead. The fixtures in Tests/Fixtures/usb
+  all sit on port usb2/2-1 as sdb, so only one of them can be plugged at once.
+* remove_device() leaves /sys/block/NAME and /sys/dev/block/M:m behind and
+  the next add of the same device would abort; the driver removes them.
+* uevents are only sent when the sending process runs under the preload
+  (add_from_string() checks it, uevent() fails with "No such device").
+* Do not put the testbed under /dev (e.g. TMPDIR=/dev/shm): the preload
+  treats those paths as device nodes and aborts (fd_map_add(): overflow).
+* Writes through the preload hit plain files: writing "0" over "1\n" without
+  O_TRUNC leaves "0\n"; a shorter value over a longer one leaves its tail.
 """
 
 import os
@@ -55,7 +73,7 @@ import time
 import gi
 
 gi.require_version("UMockdev", "1.0")
-from gi.repository import UMockdev  # noqa: E402
+from gi.repository import GLib, UMockdev  # noqa: E402
 
 
 def usage(msg):
@@ -167,7 +185,10 @@ class Driver:
                 t_last = t
             if not self.tb.add_from_string(b["text"]):
                 raise RuntimeError("add_from_string failed for %s" % b["devpath"])
-        return t_first, t_last
+        # add_from_string() writes the block's sysfs files and sends its uevent
+        # last, synchronously: the last uevent was sent between t_last and t_done.
+        t_done = time.time_ns()
+        return t_first, t_last, t_done
 
     def remove_file(self, path):
         blocks = read_blocks(path)
@@ -185,11 +206,12 @@ class Driver:
         return t0 if t0 is not None else time.time_ns()
 
     def clean_leftovers(self, b):
-        """Remove what umockdev 0.17 remove_device() leaves behind and what a
-        second add of the same block would trip over (an assertion or an
-        error() that kills the process): /sys/block/NAME, /sys/dev/block/M:m
-        (it reads "dev" with its newline, so the unlink misses), the /dev node,
-        its /dev/.node entry and the S: symlinks under /dev."""
+        """Unlink what umockdev 0.17's remove_device() leaves behind and a second
+        add of the same block would trip over (an assertion or error() that
+        kills the process): /sys/block/NAME, /sys/dev/block/M:m (it reads
+        "dev" with its trailing newline, so its own unlink misses), plus the
+        /dev node, its /dev/.node entry and the S: links under /dev. Only
+        called while the block's device is absent from the testbed."""
         name = os.path.basename(b["devpath"])
         cands = []
         if b["subsystem"] == "block":
@@ -206,12 +228,7 @@ class Driver:
         for link in b["links"]:
             cands.append(os.path.join(self.root, "dev", link))
         for c in cands:
-            if os.path.lexists(c) and (os.path.islink(c) or not os.path.isdir(c)):
-                # class/bus/block links of a device still present are real; only
-                # drop them when their target is gone
-                if c.startswith(os.path.join(self.root, "sys")) and os.path.exists(c) \
-                        and os.path.exists(os.path.join(self.sysdir(b["devpath"]), "uevent")):
-                    continue
+            if os.path.islink(c) or os.path.isfile(c):
                 os.unlink(c)
 
     def listeners(self):
@@ -268,17 +285,19 @@ def main():
                 sys.exit(stop_child(child))
             buf += chunk
         line, buf = buf.split(b"\n", 1)
-        words = line.decode("utf-8", "replace").split()
-        if not words:
+        text = line.decode("utf-8", "replace").strip()
+        if not text:
             continue
-        op, args = words[0], words[1:]
+        op, _, rest = text.partition(" ")
+        rest = rest.strip()
+        args = rest.split()
         try:
-            if op == "add" and len(args) == 1:
-                t_first, t_last = drv.add_file(args[0])
-                reply("added %s %d %d" % (name_of(args[0]), t_last, t_first))
-            elif op == "remove" and len(args) == 1:
-                t = drv.remove_file(args[0])
-                reply("removed %s %d" % (name_of(args[0]), t))
+            if op == "add" and rest:
+                t_first, t_last, t_done = drv.add_file(rest)
+                reply("added %s %d %d %d" % (name_of(rest), t_last, t_first, t_done))
+            elif op == "remove" and rest:
+                t = drv.remove_file(rest)
+                reply("removed %s %d" % (name_of(rest), t))
             elif op == "sleep" and len(args) == 1:
                 time.sleep(float(args[0]))
                 reply("slept")
@@ -292,8 +311,8 @@ def main():
             elif op == "quit":
                 sys.exit(stop_child(child))
             else:
-                reply("error unknown command: %s" % line.decode("utf-8", "replace"))
-        except (OSError, ValueError, RuntimeError) as e:
+                reply("error unknown command: %s" % text)
+        except (OSError, ValueError, RuntimeError, GLib.Error) as e:
             reply("error %s" % str(e).replace("\n", " "))
 
 

@@ -21,7 +21,8 @@ struct StorageCollector {
         let wholeFilesystems = Set(mounts.filter { $0.root == "/" }.map(\.majorMinor))
         let visible = byMountPoint.values.sorted { $0.mountPoint < $1.mountPoint }
         for mount in visible {
-            guard !Self.imageFilesystems.contains(mount.filesystem) else { continue }
+            // FUSE mounts are userspace services (portals, gvfs); fuseblk (NTFS through ntfs-3g) is a real disk and stays.
+            guard !Self.imageFilesystems.contains(mount.filesystem), mount.filesystem != "fuse", !mount.filesystem.hasPrefix("fuse.") else { continue }
             let resolved = devices.resolve(majorMinor: mount.majorMinor, source: mount.source)
             guard resolved != nil || mount.source.hasPrefix("/dev/") else { continue }  // proc, tmpfs, network shares
             if mount.root != "/", wholeFilesystems.contains(mount.majorMinor) { continue }

@@ -41,7 +41,8 @@ What it does:
    device from the testbed, so the same FILE can be added again. T_NS is taken
    just before the first remove uevent (if nothing of FILE was present, the
    answer is still `removed` and nothing is sent). FILE may contain spaces.
-   NAME is FILE's base name without `.umockdev`. Errors are answered `error <message>` (the driver keeps going).
+   NAME is FILE's base name without `.umockdev`. Errors are answered
+   `error <message>` (the driver keeps going).
 
    Events sent before CMD's netlink socket is bound are lost: wait until CMD
    says it listens (or use `wait-listener`) before the first `add`.
@@ -57,10 +58,11 @@ Known limits (umockdev 0.17.16, Debian 12):
   the next add of the same device would abort; the driver removes them.
 * uevents are only sent when the sending process runs under the preload
   (add_from_string() checks it, uevent() fails with "No such device").
-* Do not put the testbed under /dev (e.g. TMPDIR=/dev/shm): the preload
-  treats those paths as device nodes and aborts (fd_map_add(): overflow).
-* Writes through the preload hit plain files: writing "0" over "1\n" without
-  O_TRUNC leaves "0\n"; a shorter value over a longer one leaves its tail.
+* Do not put the testbed under /dev: with TMPDIR=/dev/shm the run aborted
+  here with "libumockdev-preload fd_map_add(): overflow".
+* Writes through the preload hit plain files: writing "0" over "1" + newline
+  without O_TRUNC leaves "0" + newline; a shorter value over a longer one
+  leaves its tail.
 """
 
 import os
@@ -142,7 +144,8 @@ def read_blocks(path):
 
 def umockdev_version():
     try:
-        out = subprocess.run(["umockdev-run", "--version"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(["umockdev-run", "--version"], capture_output=True,
+                             text=True, timeout=10).stdout
         return tuple(int(x) for x in out.strip().split(".")[:3])
     except (OSError, ValueError, subprocess.SubprocessError):
         return (0, 17, 16)

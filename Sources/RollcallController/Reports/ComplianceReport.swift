@@ -116,7 +116,10 @@ public struct ComplianceReport: Sendable {
         let htmlHeaders = Self.headers.enumerated().filter { !reasonColumns.contains($0.offset) }.map(\.element)
         var usbRows = ""
         for event in usbEvents {
-            let cells = [Self.timestamp(event.occurredAt), event.hostname ?? event.deviceID, event.action, event.name, event.serial ?? "",
+            let filesystems = event.volumes.map { [$0.filesystem, $0.label.map { "\"\($0)\"" }].compactMap { $0 }.joined(separator: " ") }
+            let capacity = event.capacityBytes.map { String(format: "%.1f GB", Double($0) / 1e9) }
+            let device = ([event.name, capacity].compactMap { $0 } + filesystems.filter { !$0.isEmpty }).joined(separator: ", ")
+            let cells = [Self.timestamp(event.occurredAt), event.hostname ?? event.deviceID, event.action, device, event.serial ?? "",
                          event.port, event.consoleUsers.joined(separator: ", "), event.approved ? "yes" : "no",
                          event.blocked ? "yes" : (event.blockError.map { "failed: \($0)" } ?? "no"), event.incidentID.map { "#\($0)" } ?? ""]
             usbRows += "<tr\(event.approved ? "" : " class=\"unapproved\"")>" + cells.map { "<td>\(HTML.escape($0))</td>" }.joined() + "</tr>\n"

@@ -24,12 +24,16 @@ public struct USBEventRecord: Codable, Sendable, Equatable {
     public var hostname: String?
     public var action: String
     public var occurredAt: Date
+    /// When the controller stored it.
+    public var receivedAt: Date
     public var vendorID: String
     public var productID: String
     public var vendor: String?
     public var model: String?
     public var serial: String?
     public var capacityBytes: Int64?
+    /// Partitions (or the whole disk) with filesystem and label.
+    public var volumes: [USBStorageEvent.Volume]
     public var port: String
     public var consoleUsers: [String]
     public var approved: Bool
@@ -127,11 +131,11 @@ extension ControllerStore {
             let rule = rules.first { $0.medium.matches(vendorID: event.vendorID, productID: event.productID, serial: event.serial) }
             try await db.insert(into: "usb_events")
                 .columns("id", "device_id", "action", "occurred_at", "received_at", "vendor_id", "product_id", "vendor", "model", "serial",
-                         "capacity_bytes", "port", "console_users", "approved", "approved_by_rule", "blocked", "block_error", "body")
+                         "capacity_bytes", "volumes", "port", "console_users", "approved", "approved_by_rule", "blocked", "block_error", "body")
                 .values(SQLBind(id), SQLBind(deviceID), SQLBind(event.action.rawValue), SQLBind(event.occurredAt.millisecondsSince1970),
                         SQLBind(receivedAt.millisecondsSince1970), SQLBind(event.vendorID.lowercased()), SQLBind(event.productID.lowercased()),
                         SQLBind(event.vendor), SQLBind(event.model), SQLBind(event.serial), SQLBind(event.capacityBytes.map { Int64(clamping: $0) }),
-                        SQLBind(event.port), SQLBind(event.consoleUsers.joined(separator: ",")), SQLBind(rule == nil ? 0 : 1), SQLBind(rule?.id),
+                        SQLBind(String(decoding: try RollcallJSON.encoder().encode(event.volumes), as: UTF8.self)), SQLBind(event.port), SQLBind(event.consoleUsers.joined(separator: ",")), SQLBind(rule == nil ? 0 : 1), SQLBind(rule?.id),
                         SQLBind(event.blocked ? 1 : 0), SQLBind(event.blockError), SQLBind(body))
                 .run()
             if rule == nil, event.action != .remove, try await !Self.alreadyOpen(event, deviceID: deviceID, db) {
@@ -182,6 +186,7 @@ extension ControllerStore {
     public func usbEvents(since: Date? = nil, deviceID: String? = nil, limit: Int = 1000) async throws -> [USBEventRecord] {
         try await withConnection { db in
             let sinceMs = since?.millisecondsSince1970 ?? 0
+            let decoder = RollcallJSON.decoder()
             return try await db.raw("""
                 SELECT e.*, d.hostname, i.id AS incident_id FROM usb_events e LEFT JOIN devices d ON d.id = e.device_id
                 LEFT JOIN incidents i ON i.usb_event_id = e.id
@@ -192,9 +197,11 @@ extension ControllerStore {
                     id: try row.decode(column: "id", as: String.self), deviceID: try row.decode(column: "device_id", as: String.self),
                     hostname: try row.decode(column: "hostname", as: String?.self), action: try row.decode(column: "action", as: String.self),
                     occurredAt: Date(millisecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
+                    receivedAt: Date(millisecondsSince1970: try row.decode(column: "received_at", as: Int64.self)),
                     vendorID: try row.decode(column: "vendor_id", as: String.self), productID: try row.decode(column: "product_id", as: String.self),
                     vendor: try row.decode(column: "vendor", as: String?.self), model: try row.decode(column: "model", as: String?.self),
                     serial: try row.decode(column: "serial", as: String?.self), capacityBytes: try row.decode(column: "capacity_bytes", as: Int64?.self),
+                    volumes: try decoder.decode([USBStorageEvent.Volume].self, from: Data(try row.decode(column: "volumes", as: String.self).utf8)),
                     port: try row.decode(column: "port", as: String.self),
                     consoleUsers: try row.decode(column: "console_users", as: String.self).split(separator: ",").map(String.init),
                     approved: try row.decode(column: "approved", as: Int.self) != 0, blocked: try row.decode(column: "blocked", as: Int.self) != 0,

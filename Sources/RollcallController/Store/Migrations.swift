@@ -291,6 +291,7 @@ enum Migrations {
                 .column("model", type: .text)
                 .column("serial", type: .text)
                 .column("capacity_bytes", type: .bigint)
+                .column("volumes", type: .text, .notNull)
                 .column("port", type: .text, .notNull)
                 .column("console_users", type: .text, .notNull)
                 // The controller's verdict at arrival, from its own list (the agent's copy may be older).

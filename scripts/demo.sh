@@ -24,7 +24,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Controller: the sample config with a fresh store in the demo directory and a free port.
-sed -e "s#^path = .*#path = \"$WORK/controller.sqlite\"#" -e 's/^port = .*/port = 0/' controller/controller.toml > "$WORK/controller.toml"
+# The demo judges encryption on every machine (the sample policy asks it of laptops only), so this one gets a verdict.
+sed -e "s#^path = .*#path = \"$WORK/controller.sqlite\"#" -e 's/^port = .*/port = 0/' \
+    -e 's/^encryption_required_for = .*/encryption_required_for = "all"/' controller/controller.toml > "$WORK/controller.toml"
 "$BIN/rollcall" serve --config "$WORK/controller.toml" > "$WORK/controller.out" 2> "$WORK/controller.log" &
 CONTROLLER_PID=$!
 for _ in $(seq 1 100); do grep -q "rollcall listening on" "$WORK/controller.out" 2>/dev/null && break; sleep 0.1; done
@@ -51,6 +53,29 @@ echo "== Agent: one snapshot of this machine, queued in its outbox and delivered
 echo
 echo "== Devices known to the controller"
 "$BIN/rollcall" devices list --config "$WORK/controller.toml"
+echo
+echo "== rollcall posture (this machine's screen lock and disk encryption, judged under [posture]; encryption asked of every machine here)"
+"$BIN/rollcall" posture --config "$WORK/controller.toml"
+
+# USB storage: this machine's agent watches udev; a VM has no USB port, so a recorded SanDisk stick is plugged in
+# and out of a umockdev testbed, which the agent's libudev monitor sees exactly as a real one. The Kingston model
+# is approved first; the SanDisk is not, so it opens an incident.
+echo
+echo "== rollcall media approve 0951:1666 (the school's Kingston DataTraveler sticks)"
+"$BIN/rollcall" media approve 0951:1666 --description "Kingston DataTraveler 3.0 (school stock)" --config "$WORK/controller.toml"
+echo
+echo "== A SanDisk Cruzer Blade plugged into this machine (replayed through umockdev), then removed"
+printf 'wait-listener 20\nadd %s\nsleep 1.5\nremove %s\nsleep 1.5\nquit\n' \
+    "$PWD/Tests/Fixtures/usb/sandisk-cruzer-blade.umockdev" "$PWD/Tests/Fixtures/usb/sandisk-cruzer-blade.umockdev" \
+    | umockdev-wrapper /usr/bin/python3 scripts/umockdev-usb.py -- "$BIN/rollcall-agent" run --config "$WORK/agent.toml" \
+        > "$WORK/usb-driver.out" 2> "$WORK/agent-usb.log" || true
+grep -E "USB storage|USB watcher" "$WORK/agent-usb.log" | sed 's/^/   agent: /' || true
+echo
+echo "== rollcall usb events"
+"$BIN/rollcall" usb events --config "$WORK/controller.toml"
+echo
+echo "== rollcall incidents list"
+"$BIN/rollcall" incidents list --config "$WORK/controller.toml"
 REPORT="$PWD/rollcall-report.html"
 "$BIN/rollcall" report --format html --output "$REPORT" --config "$WORK/controller.toml"
 curl -sS --fail --cacert "$WORK/tls/controller.crt" "$URL/report?format=csv" > "$WORK/report.csv"

@@ -50,7 +50,7 @@ struct PostureJudgeTests {
     func unencrypted() throws {
         let verdict = try Self.encryption("unencrypted")
         #expect(verdict.status == .fail)
-        #expect(verdict.reason == "/ (ext4) is not encrypted (sda4 → sda reaches sda without dm-crypt); /home (ext4) is not encrypted (nvme0n1p2 → nvme0n1 reaches nvme0n1 without dm-crypt)")
+        #expect(verdict.reason == "/ (ext4) is not encrypted (sda4 → sda, no dm-crypt layer); /home (ext4) is not encrypted (nvme0n1p2 → nvme0n1, no dm-crypt layer)")
     }
 
     @Test("encrypted home only: /home passes but root and the swap partition fail")

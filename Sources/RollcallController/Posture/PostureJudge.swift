@@ -136,7 +136,7 @@ public struct PostureJudge: Sendable {
             switch Self.protection(of: device, devices, depth: 0) {
             case .encrypted(let how): passes.append("\(name) on \(how)")
             case .inMemory: passes.append("\(name) in memory (zram)")
-            case .plain(let leaf): failures.append("\(name) is not encrypted (\(Self.chain(from: device, devices)) reaches \(leaf) without dm-crypt)")
+            case .plain: failures.append("\(name) is not encrypted (\(Self.chain(from: device, devices)), no dm-crypt layer)")
             case .unknown(let why): unknowns.append("\(name): \(why)")
             }
         }

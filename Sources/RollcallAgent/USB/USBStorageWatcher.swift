@@ -42,7 +42,7 @@ public struct USBStorageObservation: Sendable, Equatable {
 /// Watches the kernel's device events through libudev for USB mass storage being plugged in and out.
 ///
 /// One observation per stick: the disk's `add` opens it, and the partitions that follow within
-/// ``settleSeconds`` are added to it (udev announces a stick as a USB device, an interface, a SCSI host, target and
+/// ``settleSeconds`` are added to it (a disk without a partition table is reported at once) (udev announces a stick as a USB device, an interface, a SCSI host, target and
 /// device, the disk, then each partition). The agent also lists what is already plugged in when it starts, so a
 /// stick inserted while it was stopped is not missed. Between events the monitor's socket is idle: no polling.
 ///
@@ -142,7 +142,12 @@ public final class USBStorageWatcher: @unchecked Sendable {
             observation.volumes = Self.ownFilesystem(device)
             pending[syspath] = observation
             onArrival(observation)
-            queue.asyncAfter(deadline: .now() + settleSeconds) { [weak self] in self?.settle(syspath) }
+            // Without a partition table (a filesystem on the whole disk, or a blank stick) no partition will follow.
+            if udev_device_get_property_value(device, "ID_PART_TABLE_TYPE") == nil {
+                settle(syspath)
+            } else {
+                queue.asyncAfter(deadline: .now() + settleSeconds) { [weak self] in self?.settle(syspath) }
+            }
         case ("add", "partition"):
             guard let parent = udev_device_get_parent_with_subsystem_devtype(device, "block", "disk"),
                   let parentPath = Self.string(udev_device_get_syspath(parent)), pending[parentPath] != nil else { return }

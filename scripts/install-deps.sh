@@ -5,7 +5,9 @@ packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates
     # USB storage: libudev to build against; umockdev (with its Python bindings) to replay recorded sticks in the tests.
     libudev-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi
     # Screen lock: the real dconf tool compiles the tests' dconf databases.
-    dconf-cli gsettings-desktop-schemas)
+    dconf-cli gsettings-desktop-schemas
+    # Encryption: a real LUKS2 volume on a loop file, where the kernel has device-mapper (the test says when not).
+    cryptsetup-bin dmsetup)
 # The API fuzz run makes a venv for schemathesis; Debian's own python3 needs python3-venv for that.
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()

@@ -106,4 +106,47 @@ struct PostureJudgeTests {
         let none = PostureFacts(sessions: [], screenLock: [], storage: StorageFacts(volumes: [], devices: []))
         #expect(verdict(none).status == .notRequired)
     }
+
+    /// Whether this machine can map a dm-crypt device (root, and a kernel with device-mapper; many VMs and
+    /// containers have none: `dmsetup version` then fails with "Failure to communicate with kernel device-mapper").
+    static let canMapDMCrypt: Bool = {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/cryptsetup"),
+              FileManager.default.isExecutableFile(atPath: "/usr/sbin/dmsetup") else { return false }
+        return (try? runProgram("/usr/sbin/dmsetup", ["version"], discardingStandardError: true).status) == 0
+    }()
+
+    @Test("a real LUKS2 volume made with cryptsetup on a loop file and mounted is seen as encrypted, end to end",
+          .enabled(if: canMapDMCrypt, "needs root and a kernel with device-mapper (dm_crypt); this machine has none"))
+    func realDMCrypt() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("rollcall-luks-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let image = directory.appendingPathComponent("disk.img").path, key = directory.appendingPathComponent("key").path
+        let mountPoint = directory.appendingPathComponent("mnt").path, name = "rollcall-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        try Data(repeating: 0x5a, count: 32).write(to: URL(fileURLWithPath: key))
+        func must(_ program: String, _ arguments: [String]) throws -> String {
+            let result = try runProgram(program, arguments)
+            guard result.status == 0 else { throw HarnessError(description: "\(program) \(arguments.joined(separator: " ")): \(result.output)") }
+            return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try must("/usr/bin/truncate", ["-s", "64M", image])
+        let loop = try must("/usr/sbin/losetup", ["--find", "--show", image])
+        defer { _ = try? runProgram("/usr/sbin/losetup", ["-d", loop]) }
+        _ = try must("/usr/sbin/cryptsetup", ["luksFormat", "--type", "luks2", "--batch-mode", "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000",
+                                              "--key-file", key, loop])
+        _ = try must("/usr/sbin/cryptsetup", ["open", "--key-file", key, loop, name])
+        defer { _ = try? runProgram("/usr/sbin/cryptsetup", ["close", name]) }
+        _ = try must("/usr/sbin/mkfs.ext4", ["-q", "/dev/mapper/\(name)"])
+        _ = try must("/usr/bin/mount", ["/dev/mapper/\(name)", mountPoint])
+        defer { _ = try? runProgram("/usr/bin/umount", [mountPoint]) }
+
+        let facts = try #require(InventoryCollector(root: FileSystemRoot("/")).collect().posture)
+        let volume = try #require(facts.storage.volumes.first { $0.mountPoint == mountPoint })
+        var policy = Self.everyMachine
+        policy.encryptedMounts = [mountPoint]
+        let verdict = PostureJudge(policy: policy).judge(deviceID: "d", facts: facts, chassisType: nil, collectedAt: nil).encryption
+        #expect(verdict.status == .pass, "\(volume) \(facts.storage.devices)")
+        #expect(verdict.reason.contains("on LUKS2 (\(name))"))
+    }
 }

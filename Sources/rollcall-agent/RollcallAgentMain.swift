@@ -96,14 +96,17 @@ enum RollcallAgentMain {
             throw AgentCommandLine.UsageError(message: "Cannot open the outbox \(configuration.outboxPath): \(error)")
         }
         let enrolment = try? AgentEnrolment(configuration: configuration).loadRecord()
+        let policy = PolicyCache(stateDirectory: configuration.stateDirectory).current
         if json {
             struct Output: Encodable {
                 var status: Outbox.Status
                 var enrolment: EnrolmentRecord?
+                var policy: AgentPolicy
                 func encode(to encoder: any Encoder) throws {
                     try status.encode(to: encoder)
                     var container = encoder.container(keyedBy: Key.self)
-                    try container.encodeIfPresent(enrolment, forKey: Key(stringValue: "enrolment")!)
+                    try container.encodeIfPresent(enrolment, forKey: Key(stringValue: "enrolment")!)  // safe: init?(stringValue:) never fails
+                    try container.encode(policy, forKey: Key(stringValue: "policy")!)  // safe: as above
                 }
                 struct Key: CodingKey {
                     var stringValue: String
@@ -112,7 +115,7 @@ enum RollcallAgentMain {
                     init?(intValue: Int) { nil }
                 }
             }
-            var data = try RollcallJSON.encoder(pretty: true).encode(Output(status: status, enrolment: enrolment))
+            var data = try RollcallJSON.encoder(pretty: true).encode(Output(status: status, enrolment: enrolment, policy: policy))
             data.append(0x0A)
             writeOut(data)
             return
@@ -130,6 +133,8 @@ enum RollcallAgentMain {
         text += "Rejected reports:  \(status.rejected)\n"
         text += "Last upload:       \(show(status.lastUploadAt))" + (status.lastUploadReportID.map { " (report \($0))" } ?? "") + "\n"
         if let error = status.lastError { text += "Last error:        \(error) at \(show(status.lastErrorAt))\n" }
+        text += "USB policy:        " + (policy.revision == PolicyCache.initial.revision ? "none received yet (nothing blocked, nothing approved)"
+            : "revision \(policy.revision): \(policy.approvedMedia.count) approved, unapproved sticks \(policy.blockUnapprovedUSBStorage ? "switched off" : "reported only")") + "\n"
         writeOut(text)
     }
 

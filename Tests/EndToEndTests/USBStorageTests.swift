@@ -156,6 +156,8 @@ struct USBStorageTests {
         try testbed.waitForAgent()
         // The agent fetches the policy after its first delivery; wait until it holds it.
         #expect(eventually(20) { testbed.log.contains("Policy updated") }, "agent log: \(testbed.log)")
+        let status = try run(Binaries.agent, ["status", "--config", setup.agentConfig]).output
+        #expect(status.contains(": 1 approved, unapproved sticks switched off"), "\(status)")
         _ = try testbed.plug("sandisk-cruzer-blade")
         #expect(eventually(5) { testbed.authorized() == "0" }, "agent log: \(testbed.log)")
         #expect(eventually(5) { ((try? Self.events(setup)) ?? []).first?["blocked"] as? Bool == true })

@@ -226,12 +226,7 @@ struct XfconfChannel {
     var properties: [String: (value: Value, locked: Bool)] = [:]
 
     static func read(_ root: FileSystemRoot, _ path: String, _ notes: inout [String]) -> XfconfChannel? {
-        switch root.readText(path) {
-        case .success(let xml): return parse(xml)
-        case .failure(let failure):
-            if !failure.isMissing { notes.append("\(path): \(failure.reason)") }
-            return nil
-        }
+        root.optionalText(path, &notes).map(parse)
     }
 
     static func parse(_ xml: String) -> XfconfChannel {
@@ -320,12 +315,7 @@ struct INIFile {
     private var immutableGroups: Set<String> = []
 
     static func read(_ root: FileSystemRoot, _ path: String, _ notes: inout [String]) -> INIFile? {
-        switch root.readText(path) {
-        case .success(let text): return parse(text)
-        case .failure(let failure):
-            if !failure.isMissing { notes.append("\(path): \(failure.reason)") }
-            return nil
-        }
+        root.optionalText(path, &notes).map(parse)
     }
 
     static func parse(_ text: String) -> INIFile {
@@ -442,6 +432,18 @@ struct SessionCollector {
                 id: name, user: user, uid: fields["UID"].flatMap { Int($0) }, type: fields["TYPE"], sessionClass: fields["CLASS"],
                 desktop: fields["DESKTOP"], seat: fields["SEAT"], tty: fields["TTY"], remote: fields["REMOTE"] == "1",
                 active: fields["ACTIVE"] == "1" || fields["STATE"] == "active")
+        }
+    }
+}
+
+extension FileSystemRoot {
+    /// A settings file that may well not exist: its text, or nil; a file that exists but cannot be read is a note.
+    func optionalText(_ path: String, _ notes: inout [String]) -> String? {
+        switch readText(path) {
+        case .success(let text): return text
+        case .failure(let failure):
+            if !failure.isMissing { notes.append("\(path): \(failure.reason)") }
+            return nil
         }
     }
 }

@@ -59,9 +59,7 @@ public final class USBEventRecorder: Sendable {
             action: USBStorageEvent.Action(rawValue: observation.action.rawValue) ?? .add, occurredAt: observation.seenAt,
             vendorID: observation.vendorID, productID: observation.productID, vendor: observation.vendor, model: observation.model,
             serial: observation.serial, capacityBytes: observation.capacityBytes,
-            volumes: observation.volumes.map {
-                USBStorageEvent.Volume(name: $0.name, filesystem: $0.filesystem, label: $0.label, uuid: $0.uuid, sizeBytes: $0.sizeBytes)
-            },
+            volumes: observation.volumes,
             port: observation.port, idPath: observation.idPath, blockDevice: observation.blockDevice,
             consoleUsers: Array(Set(console)).sorted(),
             approvedByAgentPolicy: current.approves(vendorID: observation.vendorID, productID: observation.productID, serial: observation.serial),

@@ -4,6 +4,7 @@ public import FoundationEssentials
 public import Foundation
 #endif
 import CUdev
+public import RollcallProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,21 +23,13 @@ public struct USBStorageObservation: Sendable, Equatable {
     public var serial: String?
     public var capacityBytes: UInt64?
     /// Partitions, or the disk itself when it has no partition table.
-    public var volumes: [Volume] = []
+    public var volumes: [USBStorageEvent.Volume] = []
     /// The USB device's kernel name (`2-1.4`): its port.
     public var port: String
     /// `/sys/devices/…/2-1.4`, as udev gives it.
     public var usbSysPath: String
     public var idPath: String?
     public var blockDevice: String
-
-    public struct Volume: Sendable, Equatable {
-        public var name: String
-        public var filesystem: String?
-        public var label: String?
-        public var uuid: String?
-        public var sizeBytes: UInt64?
-    }
 }
 
 /// Watches the kernel's device events through libudev for USB mass storage being plugged in and out.
@@ -184,13 +177,13 @@ public final class USBStorageWatcher: @unchecked Sendable {
         return found
     }
 
-    private func partitions(of disk: OpaquePointer) -> [USBStorageObservation.Volume] {
+    private func partitions(of disk: OpaquePointer) -> [USBStorageEvent.Volume] {
         guard let udev, let enumerate = udev_enumerate_new(udev) else { return [] }
         defer { udev_enumerate_unref(enumerate) }
         udev_enumerate_add_match_parent(enumerate, disk)
         udev_enumerate_add_match_property(enumerate, "DEVTYPE", "partition")
         udev_enumerate_scan_devices(enumerate)
-        var volumes: [USBStorageObservation.Volume] = []
+        var volumes: [USBStorageEvent.Volume] = []
         var entry = udev_enumerate_get_list_entry(enumerate)
         while let current = entry {
             entry = udev_list_entry_get_next(current)
@@ -222,14 +215,14 @@ public final class USBStorageWatcher: @unchecked Sendable {
     }
 
     /// A stick formatted without a partition table carries its filesystem on the disk itself.
-    private static func ownFilesystem(_ disk: OpaquePointer) -> [USBStorageObservation.Volume] {
+    private static func ownFilesystem(_ disk: OpaquePointer) -> [USBStorageEvent.Volume] {
         guard udev_device_get_property_value(disk, "ID_FS_TYPE") != nil else { return [] }
         return [volume(disk)]
     }
 
-    private static func volume(_ device: OpaquePointer) -> USBStorageObservation.Volume {
+    private static func volume(_ device: OpaquePointer) -> USBStorageEvent.Volume {
         let property = { (name: String) in string(udev_device_get_property_value(device, name)) }
-        return USBStorageObservation.Volume(
+        return USBStorageEvent.Volume(
             name: string(udev_device_get_sysname(device)) ?? "", filesystem: property("ID_FS_TYPE"), label: property("ID_FS_LABEL"),
             uuid: property("ID_FS_UUID"), sizeBytes: string(udev_device_get_sysattr_value(device, "size")).flatMap { UInt64($0) }.map { $0 * 512 })
     }

@@ -95,46 +95,20 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
 
     let agents = api.group().add(middleware: AgentAuthenticator(store: store, limiter: limiter, maxBodyBytes: configuration.maxReportBytes))
     agents.post("reports") { request, context -> Response in
-        guard let device = context.device else {
-            throw APIError(.unauthorized, code: "unsigned_request", message: "Reports must be signed by an enrolled agent.")
-        }
-        // The authenticator has already read the body (within the size limit) to check its digest.
-        let buffer = try await request.body.collect(upTo: configuration.maxReportBytes)
-        let body = Data(buffer: buffer)
-        let report = try ReportDecoding.decode(body)
-        guard report.agent.machineID == device.machineID else {
-            throw APIError(.forbidden, code: "wrong_device",
-                           message: "Device \(device.id) enrolled as machine \(device.machineID) cannot report for machine \(report.agent.machineID.prefix(64)). If /etc/machine-id was regenerated, enrol the workstation again.")
-        }
-        let receipt: ReportReceipt
-        do {
-            receipt = try await store.ingest(report, body: String(decoding: body, as: UTF8.self), deviceID: device.id)
-        } catch let error as StoreError where error.code == .conflict {
-            throw APIError(.conflict, code: "report_id_conflict", message: "Report id \(report.reportID) is already stored for another device; a report id is used once.")
-        }
+        let (_, receipt) = try await receiveFromAgent(
+            request, context, maxBytes: configuration.maxReportBytes, noun: "Report", decode: ReportDecoding.decode,
+            machineID: \.agent.machineID, id: \.reportID, ingest: { try await store.ingest($0, body: $1, deviceID: $2) })
         context.logger.info("Report received", metadata: [
             "ctl.report.id": "\(receipt.reportID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
         ])
         return try jsonResponse(receipt, status: receipt.outcome == .stored ? .created : .ok)
     }
     agents.post("usb-events") { request, context -> Response in
-        guard let device = context.device else {
-            throw APIError(.unauthorized, code: "unsigned_request", message: "USB events must be signed by an enrolled agent.")
-        }
-        let body = Data(buffer: try await request.body.collect(upTo: configuration.maxReportBytes))
-        let event = try ReportDecoding.decodeUSBEvent(body)
-        guard event.machineID == device.machineID else {
-            throw APIError(.forbidden, code: "wrong_device",
-                           message: "Device \(device.id) enrolled as machine \(device.machineID) cannot report for machine \(event.machineID.prefix(64)).")
-        }
-        let receipt: ReportReceipt
-        do {
-            receipt = try await store.ingestUSBEvent(event, body: String(decoding: body, as: UTF8.self), deviceID: device.id)
-        } catch let error as StoreError where error.code == .conflict {
-            throw APIError(.conflict, code: "report_id_conflict", message: "USB event id \(event.eventID) is already stored for another device.")
-        }
+        let (event, receipt) = try await receiveFromAgent(
+            request, context, maxBytes: configuration.maxReportBytes, noun: "USB event", decode: ReportDecoding.decodeUSBEvent,
+            machineID: \.machineID, id: \.eventID, ingest: { try await store.ingestUSBEvent($0, body: $1, deviceID: $2) })
         context.logger.info("USB event received", metadata: [
-            "ctl.device.id": "\(device.id)", "ctl.usb.event": "\(event.eventID)", "ctl.usb.action": "\(event.action.rawValue)",
+            "ctl.device.id": "\(receipt.deviceID)", "ctl.usb.event": "\(event.eventID)", "ctl.usb.action": "\(event.action.rawValue)",
             "ctl.usb.device": "\(event.vendorID):\(event.productID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
         ])
         return try jsonResponse(receipt, status: receipt.outcome == .stored ? .created : .ok)
@@ -173,6 +147,31 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try report.render(format))))
     }
     return router
+}
+
+/// What every signed submission from an agent shares: the device from the signature, the body (its size already
+/// checked by the authenticator), the payload decoded, its machine checked against the enrolment, then stored
+/// idempotently on its id.
+func receiveFromAgent<Payload>(
+    _ request: Request, _ context: ControllerRequestContext, maxBytes: Int, noun: String, decode: (Data) throws(APIError) -> Payload,
+    machineID: KeyPath<Payload, String>, id: KeyPath<Payload, UUID>,
+    ingest: (Payload, String, String) async throws -> ReportReceipt
+) async throws -> (Payload, ReportReceipt) {
+    guard let device = context.device else {
+        throw APIError(.unauthorized, code: "unsigned_request", message: "\(noun)s must be signed by an enrolled agent.")
+    }
+    let body = Data(buffer: try await request.body.collect(upTo: maxBytes))
+    let payload = try decode(body)
+    guard payload[keyPath: machineID] == device.machineID else {
+        throw APIError(.forbidden, code: "wrong_device",
+                       message: "Device \(device.id) enrolled as machine \(device.machineID) cannot report for machine \(payload[keyPath: machineID].prefix(64)). If /etc/machine-id was regenerated, enrol the workstation again.")
+    }
+    do {
+        return (payload, try await ingest(payload, String(decoding: body, as: UTF8.self), device.id))
+    } catch let error as StoreError where error.code == .conflict {
+        throw APIError(.conflict, code: "report_id_conflict",
+                       message: "\(noun) id \(payload[keyPath: id]) is already stored for another device; an id is used once.")
+    }
 }
 
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

@@ -81,6 +81,8 @@ public struct AgentService: Sendable {
                 nextCollection = clock.now.advanced(by: .seconds(configuration.intervalSeconds))
                 nextDelivery = min(nextDelivery, clock.now)
             }
+            // Time to ask for the policy: a delivery round (usually of an empty outbox) ends with the request.
+            if clock.now >= nextPolicy, failures == 0 { nextDelivery = min(nextDelivery, clock.now) }
             if clock.now >= nextDelivery {
                 switch try uploader.drain(outbox) {
                 case .empty(let delivered):
@@ -92,7 +94,7 @@ public struct AgentService: Sendable {
                     if once { return }
                     if clock.now >= nextPolicy {
                         refreshPolicy(uploader, policy)
-                        nextPolicy = clock.now.advanced(by: .seconds(min(configuration.intervalSeconds, Self.policyRefreshSeconds)))
+                        nextPolicy = clock.now.advanced(by: .seconds(configuration.policyRefreshSeconds))
                     }
                 case .interrupted(let delivered, let reason):
                     failures += 1
@@ -107,7 +109,7 @@ public struct AgentService: Sendable {
                     }
                 }
             }
-            let wake = min(nextCollection, nextDelivery)
+            let wake = min(nextCollection, nextDelivery, failures == 0 ? nextPolicy : nextDelivery)
             if wake > clock.now {
                 if wake - clock.now >= .seconds(IdleMemory.minimumIdleSeconds) { IdleMemory.release() }
                 // A USB event rings: deliver it now rather than at the next interval. Cancelled (SIGTERM): the
@@ -117,9 +119,6 @@ public struct AgentService: Sendable {
         }
         logger.info("Agent stopping")
     }
-
-    /// How often a connected agent asks for the policy at most (an approval should reach the suite within minutes).
-    static let policyRefreshSeconds = 300
 
     private func refreshPolicy(_ uploader: Uploader, _ policy: PolicyCache) {
         do {

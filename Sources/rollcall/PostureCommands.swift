@@ -31,7 +31,7 @@ struct Media: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
             print("Approved \(entry.vendorID):\(entry.productID)\(entry.serial.map { " serial \($0)" } ?? " (every stick of this model)") as entry \(entry.id). "
-                  + "Agents pick it up with their next policy refresh (within \(300 / 60) minutes of delivering a report).")
+                  + "Agents pick it up at their next policy refresh ([usb] policy_refresh in agent.toml, 15 minutes by default).")
         }
     }
 

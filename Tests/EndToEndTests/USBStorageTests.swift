@@ -143,34 +143,45 @@ struct USBStorageTests {
         _ = testbed.quit()
     }
 
-    @Test("under a blocking policy the agent writes 0 to an unapproved stick's authorized attribute; an approved stick stays on")
+    @Test("under a blocking policy the agent writes 0 to an unapproved stick's authorized attribute; a stick approved later stays on")
     func blockingPolicy() throws {
         let setup = try Self.setup(block: true)
         defer { setup.cleanUp() }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: setup.agentConfig))
+        handle.seekToEndOfFile()
+        handle.write(Data("\n[usb]\npolicy_refresh = \"10s\"\n".utf8))
+        try handle.close()
         let controller = try setup.startController()
         defer { controller.kill(SIGTERM) }
         try setup.enrol(controller: controller)
-        _ = try run(Binaries.controller, ["media", "approve", "0930:6545", "--serial", "C03FD5F76D5BE2C010004262", "--config", setup.controllerConfig])
 
         let testbed = try USBTestbed(agent: ["run", "--config", setup.agentConfig], in: setup.directory, name: "usb")
         try testbed.waitForAgent()
         // The agent fetches the policy after its first delivery; wait until it holds it.
         #expect(eventually(20) { testbed.log.contains("Policy updated") }, "agent log: \(testbed.log)")
-        let status = try run(Binaries.agent, ["status", "--config", setup.agentConfig]).output
-        #expect(status.contains(": 1 approved, unapproved sticks switched off"), "\(status)")
-        _ = try testbed.plug("sandisk-cruzer-blade")
+        _ = try testbed.plug("toshiba-superfloppy")
         #expect(eventually(5) { testbed.authorized() == "0" }, "agent log: \(testbed.log)")
         #expect(eventually(5) { ((try? Self.events(setup)) ?? []).first?["blocked"] as? Bool == true })
         #expect((try Self.incidents(setup).first?["description"] as? String ?? "").contains("the agent switched it off"))
-        try testbed.unplug("sandisk-cruzer-blade")
+        try testbed.unplug("toshiba-superfloppy")
 
-        // An approved stick, plugged in later, is left authorized.
+        // The technician approves that very stick; the agent's next policy refresh brings it, and plugged in again
+        // it is left on.
+        _ = try run(Binaries.controller, ["media", "approve", "0930:6545", "--serial", "C03FD5F76D5BE2C010004262", "--config", setup.controllerConfig])
+        let refreshed = eventually(30) { testbed.log.components(separatedBy: "Policy updated").count == 3 }
+        #expect(refreshed, "agent log: \(testbed.log)")
+        let status = try run(Binaries.agent, ["status", "--config", setup.agentConfig]).output
+        #expect(status.contains(": 1 approved, unapproved sticks switched off"), "\(status)")
         _ = try testbed.plug("toshiba-superfloppy")
-        #expect(eventually(5) { ((try? Self.events(setup)) ?? []).contains { $0["vendorID"] as? String == "0930" } })
+        #expect(eventually(5) { ((try? Self.events(setup)) ?? []).filter { $0["action"] as? String == "add" }.count == 2 })
         #expect(testbed.authorized() == "1")
-        let toshiba = try #require(try Self.events(setup).first { $0["vendorID"] as? String == "0930" })
-        #expect(toshiba["blocked"] as? Bool == false && toshiba["approved"] as? Bool == true)
+        let approved = try #require(try Self.events(setup).first { $0["action"] as? String == "add" && $0["approved"] as? Bool == true })
+        #expect(approved["blocked"] as? Bool == false)
         #expect(try Self.incidents(setup).count == 1)
+        // Another model is still switched off.
+        try testbed.unplug("toshiba-superfloppy")
+        _ = try testbed.plug("sandisk-cruzer-blade")
+        #expect(eventually(5) { testbed.authorized() == "0" })
         _ = testbed.quit()
     }
 

@@ -16,6 +16,7 @@ struct AgentConfigurationTests {
         #expect(configuration.uploadTimeoutSeconds == 15)
         #expect(configuration.maxBackoffSeconds == 300)
         #expect(configuration.maxPendingSnapshots == 500)
+        #expect(configuration.watchUSB && configuration.policyRefreshSeconds == 900)
         #expect(configuration.outboxPath == "/var/lib/rollcall/outbox.sqlite")
     }
 
@@ -28,6 +29,7 @@ struct AgentConfigurationTests {
         ("[agent]\nroot = { a = 1 }\n", "agent.toml:2:8: inline tables are not supported"),
         ("[controller]\nfingerprint = \"AB:CD\"\n", "agent.toml:2:1: 'controller.fingerprint' must be the 64 hex digits"),
         ("[controller]\nallow_plain_http = \"yes\"\n", "agent.toml:2:1: 'controller.allow_plain_http' must be true or false"),
+        ("[usb]\npolicy_refresh = \"2s\"\n", "agent.toml:2:1: 'usb.policy_refresh' must be at least 10s"),
     ])
     func errorsArePlaced(text: String, expected: String) {
         #expect {

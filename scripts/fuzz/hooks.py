@@ -2,7 +2,8 @@
 
 Environment:
     ROLLCALL_FUZZ_STATE   the fuzz device's state file (written by `rollcall_fuzz.py enrol`)
-    ROLLCALL_FUZZ_SIGN    1: sign every POST /api/v1/reports with the fuzz device's key; 0: send them unsigned
+    ROLLCALL_FUZZ_SIGN    1: sign every agent request (POST /api/v1/reports, POST /api/v1/usb-events, GET /api/v1/policy)
+                          with the fuzz device's key; 0: send them unsigned
     ROLLCALL_FUZZ_STATS   where to write, at exit, the count of responses per operation and status
     ROLLCALL_FUZZ_REQUEST_LOG  where to append every request sent, with its case id, exact body bytes (base64) and
                           the start of the response (JSON lines), to reproduce a failure byte for byte
@@ -19,7 +20,8 @@ that need server state:
 
 * a report's `agent.machineID` (32 hex digits) becomes the fuzz device's machine id, so reports are stored
   rather than refused as `wrong_device`, and its `reportID` (a UUID) one derived from the report's content, so
-  distinct reports are stored rather than answered as duplicates of the few ids generation repeats;
+  distinct reports are stored rather than answered as duplicates of the few ids generation repeats; the same for a
+  USB event's `machineID` and `eventID`;
 * every second positive `GET /api/v1/devices/{id}` asks for the fuzz device, so the 200 schema is checked;
 * every third enrolment whose token is 1-256 characters spends a real token (`spareToken`) until it is used up,
   so the 201 schema and the validation of the other fields behind a valid token are exercised.
@@ -55,6 +57,8 @@ MACHINE_ID = re.compile(r"^[0-9a-f]{32}$")
 UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 REPORT_NAMESPACE = uuid.UUID("5b1f4a52-3c39-4d5e-9a7e-6f1c2a0b8d11")
 REPORTS = "POST /api/v1/reports"
+USB_EVENTS = "POST /api/v1/usb-events"
+AGENT_PATHS = ["/api/v1/reports", "/api/v1/usb-events", "/api/v1/policy"]
 
 
 class RollcallSignatureAuth(requests.auth.AuthBase):
@@ -90,9 +94,9 @@ def _negates_headers(case) -> bool:  # type: ignore[no-untyped-def]
 
 if DEVICE is not None and SIGN:
 
-    @schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(method="POST", path="/api/v1/reports")
+    @schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(path=AGENT_PATHS)
     class RollcallSignature:
-        """Signs every report request, except those whose generated Rollcall-* headers are the thing under test."""
+        """Signs every agent request, except those whose generated Rollcall-* headers are the thing under test."""
 
         signer = RollcallSignatureAuth()
 
@@ -139,6 +143,15 @@ def before_call(context, case, kwargs):  # type: ignore[no-untyped-def]
         if isinstance(report_id, str) and UUID.match(report_id):
             content = json.dumps(body, sort_keys=True, default=str)
             body = {**body, "reportID": str(uuid.uuid5(REPORT_NAMESPACE, content)).upper()}
+        case.body = body
+    elif label == USB_EVENTS and SIGN and isinstance(body, dict):
+        machine_id = body.get("machineID")
+        if isinstance(machine_id, str) and MACHINE_ID.match(machine_id):
+            body = {**body, "machineID": DEVICE.machine_id}
+        event_id = body.get("eventID")
+        if isinstance(event_id, str) and UUID.match(event_id):
+            content = json.dumps(body, sort_keys=True, default=str)
+            body = {**body, "eventID": str(uuid.uuid5(REPORT_NAMESPACE, content)).upper()}
         case.body = body
     elif label == "GET /api/v1/devices/{id}":
         if _is_positive(case) and isinstance(case.path_parameters, dict) and next(_device_counter) % 2 == 0:

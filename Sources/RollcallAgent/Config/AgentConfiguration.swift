@@ -36,6 +36,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var maxPendingSnapshots: Int = 500
     /// Watch USB storage through udev while the daemon runs.
     public var watchUSB = true
+    /// How often to ask the controller for its policy (approved media, blocking): how soon an approval reaches the
+    /// machine, against one small request per machine per period at the controller.
+    public var policyRefreshSeconds = 900
 
     public init() {}
 
@@ -51,7 +54,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var configuration = AgentConfiguration()
         let known: Set<String> = [
             "controller.url", "controller.fingerprint", "controller.ca_file", "controller.allow_plain_http", "agent.interval", "agent.state_dir", "agent.root", "upload.timeout", "upload.max_backoff",
-            "outbox.max_pending_snapshots", "usb.watch",
+            "outbox.max_pending_snapshots", "usb.watch", "usb.policy_refresh",
         ]
         for (key, entry) in document.values where !known.contains(key) {
             throw ConfigurationError(source: source, line: entry.line, column: entry.column,
@@ -74,6 +77,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         if let value = try document.duration("upload.max_backoff") { configuration.maxBackoffSeconds = value }
         if let value = try document.integer("outbox.max_pending_snapshots") { configuration.maxPendingSnapshots = value }
         if let value = try document.boolean("usb.watch") { configuration.watchUSB = value }
+        if let value = try document.duration("usb.policy_refresh") {
+            guard value >= 10 else { throw document.error(at: "usb.policy_refresh", "must be at least 10s: every agent asks the controller that often") }
+            configuration.policyRefreshSeconds = value
+        }
         if configuration.intervalSeconds < 1 {
             throw document.error(at: "agent.interval", "must be at least 1 second")
         }

@@ -7,7 +7,9 @@ packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates
     # Screen lock: the real dconf tool compiles the tests' dconf databases.
     dconf-cli gsettings-desktop-schemas
     # Encryption: a real LUKS2 volume on a loop file, where the kernel has device-mapper (the test says when not).
-    cryptsetup-bin dmsetup)
+    cryptsetup-bin dmsetup
+    # Debian packages: build (dpkg-shlibdeps, patchelf for the private runtime path), lint, and check units.
+    dpkg-dev patchelf lintian man-db iproute2 adduser)
 # The API fuzz run makes a venv for schemathesis; Debian's own python3 needs python3-venv for that.
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()

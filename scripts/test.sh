@@ -8,3 +8,8 @@ swift build --build-tests
 swift test --skip-build --parallel 2>&1 | tee .build/test-output.txt
 # The API against controller/openapi.yaml: schemathesis on the live controller (loopback), bounded to ~3 minutes.
 ROLLCALL_BIN="$(swift build --show-bin-path)/rollcall" ./scripts/fuzz-api.sh
+# The Debian packages, made from this debug build: lintian, installed into this machine, the controller started from
+# its unit's ExecStart and answering, purged (packaging/). A release is packaged the same way with the default
+# --configuration release.
+./packaging/build-debs.sh --configuration debug
+./packaging/check-debs.sh

@@ -17,7 +17,7 @@ struct AgentConfigurationTests {
         #expect(configuration.maxBackoffSeconds == 300)
         #expect(configuration.maxPendingSnapshots == 500)
         #expect(configuration.watchUSB && configuration.policyRefreshSeconds == 900)
-        #expect(configuration.outboxPath == "/var/lib/rollcall/outbox.sqlite")
+        #expect(configuration.outboxPath == "/var/lib/rollcall-agent/outbox.sqlite")
     }
 
     @Test("errors name the file, line and column", arguments: [

@@ -11,7 +11,7 @@ import RollcallProtocol
 ///
 /// [agent]
 /// interval = "1h"            # how often to take an inventory snapshot
-/// state_dir = "/var/lib/rollcall"
+/// state_dir = "/var/lib/rollcall-agent"
 /// root = "/"                 # read the machine from here (tests and captured trees)
 ///
 /// [upload]
@@ -29,7 +29,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var controllerCAFile: String?
     public var allowPlainHTTP = false
     public var intervalSeconds: Int = 3600
-    public var stateDirectory: String = "/var/lib/rollcall"
+    public var stateDirectory: String = "/var/lib/rollcall-agent"
     public var root: String = "/"
     public var uploadTimeoutSeconds: Int = 15
     public var maxBackoffSeconds: Int = 300

@@ -91,7 +91,10 @@ public struct AgentService: Sendable {
                     }
                     failures = 0
                     nextDelivery = nextCollection
-                    if once { return }
+                    if once {
+                        writeMetrics(outbox)
+                        return
+                    }
                     if clock.now >= nextPolicy {
                         refreshPolicy(uploader, policy)
                         nextPolicy = clock.now.advanced(by: .seconds(configuration.policyRefreshSeconds))
@@ -105,10 +108,12 @@ public struct AgentService: Sendable {
                         "agent.retry_in_s": "\(Int(delay))", "agent.failures": "\(failures)",
                     ])
                     if once, startedAt.duration(to: clock.now) > .seconds(onceDeadlineSeconds) || startedAt.duration(to: nextDelivery) > .seconds(onceDeadlineSeconds) {
+                        writeMetrics(outbox)
                         throw RunError.notDelivered(pending: try outbox.status().pending, reason: reason)
                     }
                 }
             }
+            writeMetrics(outbox)
             let wake = min(nextCollection, nextDelivery, failures == 0 ? nextPolicy : nextDelivery)
             if wake > clock.now {
                 if wake - clock.now >= .seconds(IdleMemory.minimumIdleSeconds) { IdleMemory.release() }
@@ -118,6 +123,15 @@ public struct AgentService: Sendable {
             }
         }
         logger.info("Agent stopping")
+    }
+
+    private func writeMetrics(_ outbox: Outbox) {
+        guard let path = configuration.metricsTextfile else { return }
+        do {
+            try MetricsTextfile.write(try outbox.status(), to: path)
+        } catch {
+            logger.warning("Cannot write the metrics textfile \(path): \(error)")
+        }
     }
 
     private func refreshPolicy(_ uploader: Uploader, _ policy: PolicyCache) {
@@ -184,8 +198,11 @@ public struct AgentService: Sendable {
     }
 
     private func snapshot(_ collector: InventoryCollector, into outbox: Outbox) throws {
-        let report = collector.collect()
+        var report = collector.collect()
         guard !report.agent.machineID.isEmpty else { throw RunError.unidentified }
+        if let status = try? outbox.status() {
+            report.outbox = AgentOutboxSummary(pending: status.pending, oldestQueuedAt: status.oldestPendingQueuedAt)
+        }
         let body = try RollcallJSON.encoder().encode(report)
         try outbox.enqueue(reportID: report.reportID, kind: "inventory", body: Array(body))
         logger.info("Snapshot queued", metadata: [

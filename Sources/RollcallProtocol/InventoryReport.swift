@@ -31,6 +31,8 @@ public struct InventoryReport: Codable, Sendable, Equatable {
     public var absent: [AbsentFact]
     /// Screen locking and disk encryption; nil from agents older than the posture checks.
     public var posture: PostureFacts?
+    /// The agent's outbox when the snapshot was taken; nil from older agents.
+    public var outbox: AgentOutboxSummary?
 
     public init(
         schemaVersion: Int = InventoryReport.currentSchemaVersion,
@@ -40,7 +42,8 @@ public struct InventoryReport: Codable, Sendable, Equatable {
         hardware: HardwareInventory,
         software: SoftwareInventory,
         absent: [AbsentFact],
-        posture: PostureFacts? = nil
+        posture: PostureFacts? = nil,
+        outbox: AgentOutboxSummary? = nil
     ) {
         self.schemaVersion = schemaVersion
         self.reportID = reportID
@@ -50,6 +53,7 @@ public struct InventoryReport: Codable, Sendable, Equatable {
         self.software = software
         self.absent = absent
         self.posture = posture
+        self.outbox = outbox
     }
 }
 
@@ -85,5 +89,18 @@ public struct AbsentFact: Codable, Sendable, Equatable, Hashable {
         self.field = field
         self.path = path
         self.reason = reason
+    }
+}
+
+/// What the agent's outbox held when it took a snapshot: the controller turns it into a metric, so a school sees
+/// machines that cannot deliver before their reports go stale.
+public struct AgentOutboxSummary: Codable, Sendable, Equatable {
+    /// Reports and events waiting, this snapshot not counted.
+    public var pending: Int
+    public var oldestQueuedAt: Date?
+
+    public init(pending: Int, oldestQueuedAt: Date?) {
+        self.pending = pending
+        self.oldestQueuedAt = oldestQueuedAt
     }
 }

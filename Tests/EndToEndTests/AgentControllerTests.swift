@@ -53,6 +53,7 @@ struct Setup {
             [agent]
             interval = "\(interval)"
             state_dir = "\(directory.appendingPathComponent("agent-state").path)"
+            metrics_textfile = "\(directory.appendingPathComponent("agent.prom").path)"
             [upload]
             timeout = "2s"
             max_backoff = "1s"
@@ -137,6 +138,11 @@ struct AgentControllerTests {
         #expect(try RollcallJSON.decoder().decode([DeviceSummary].self, from: Data(list.output.utf8)).map(\.id) == [deviceID])
         let status = try setup.agentStatus()
         #expect(status.pending == 0)
+        // node_exporter's textfile: written by the run, every line a Prometheus sample or comment.
+        let textfile = try String(contentsOfFile: setup.directory.appendingPathComponent("agent.prom").path, encoding: .utf8)
+        #expect(textfile.contains("\nrollcall_agent_outbox_pending 0\n"))
+        let upload = textfile.split(separator: "\n").first { $0.hasPrefix("rollcall_agent_last_upload_timestamp_seconds ") }
+        #expect(upload.flatMap { Double($0.split(separator: " ")[1]) }.map { abs($0 - Date().timeIntervalSince1970) < 120 } == true)
     }
 
     @Test("reports queued while the controller is down survive SIGKILL and arrive exactly once")

@@ -34,6 +34,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var uploadTimeoutSeconds: Int = 15
     public var maxBackoffSeconds: Int = 300
     public var maxPendingSnapshots: Int = 500
+    /// Where to write the agent's metrics for node_exporter's textfile collector; nil writes none.
+    public var metricsTextfile: String?
     /// Watch USB storage through udev while the daemon runs.
     public var watchUSB = true
     /// How often to ask the controller for its policy (approved media, blocking): how soon an approval reaches the
@@ -54,7 +56,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var configuration = AgentConfiguration()
         let known: Set<String> = [
             "controller.url", "controller.fingerprint", "controller.ca_file", "controller.allow_plain_http", "agent.interval", "agent.state_dir", "agent.root", "upload.timeout", "upload.max_backoff",
-            "outbox.max_pending_snapshots", "usb.watch", "usb.policy_refresh",
+            "outbox.max_pending_snapshots", "usb.watch", "usb.policy_refresh", "agent.metrics_textfile",
         ]
         for (key, entry) in document.values where !known.contains(key) {
             throw ConfigurationError(source: source, line: entry.line, column: entry.column,
@@ -73,6 +75,12 @@ public struct AgentConfiguration: Sendable, Equatable {
         if let value = try document.duration("agent.interval") { configuration.intervalSeconds = value }
         if let value = try document.string("agent.state_dir") { configuration.stateDirectory = value }
         if let value = try document.string("agent.root") { configuration.root = value }
+        if let value = try document.string("agent.metrics_textfile") {
+            guard value.hasPrefix("/"), value.hasSuffix(".prom") else {
+                throw document.error(at: "agent.metrics_textfile", "must be an absolute path ending in .prom (node_exporter reads only those)")
+            }
+            configuration.metricsTextfile = value
+        }
         if let value = try document.duration("upload.timeout") { configuration.uploadTimeoutSeconds = value }
         if let value = try document.duration("upload.max_backoff") { configuration.maxBackoffSeconds = value }
         if let value = try document.integer("outbox.max_pending_snapshots") { configuration.maxPendingSnapshots = value }

@@ -21,9 +21,10 @@ import RollcallProtocol
 /// ```
 public func buildApplication(
     configuration: ControllerConfiguration, store: ControllerStore, tls: TLSConfiguration?, logger: Logger,
+    metrics: ControllerMetrics = ControllerMetrics(),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, store: store)
+    let router = buildRouter(configuration: configuration, store: store, metrics: metrics)
     let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))))
     return Application(
         router: router,
@@ -39,6 +40,7 @@ enum APIRoutes {
     static let all: [(path: String, methods: [String])] = [
         ("/healthz", ["GET", "HEAD"]), ("/api/v1/enrol", ["POST"]), ("/api/v1/reports", ["POST"]),
         ("/api/v1/usb-events", ["POST"]), ("/api/v1/policy", ["GET", "HEAD"]), ("/api/v1/devices", ["GET", "HEAD"]), ("/api/v1/devices/{id}", ["GET", "HEAD"]), ("/report", ["GET", "HEAD"]),
+        ("/metrics", ["GET", "HEAD"]),
     ]
 
     static func methods(for path: String) -> [String]? {
@@ -53,11 +55,14 @@ enum APIRoutes {
 /// Largest enrolment request: a token, a key, a machine id and a host name fit in well under 1 KB.
 let maxEnrolmentBytes = 16 * 1024
 
-public func buildRouter(configuration: ControllerConfiguration, store: ControllerStore) -> Router<ControllerRequestContext> {
+public func buildRouter(
+    configuration: ControllerConfiguration, store: ControllerStore, metrics: ControllerMetrics = ControllerMetrics()
+) -> Router<ControllerRequestContext> {
     let router = Router(context: ControllerRequestContext.self, options: .autoGenerateHeadEndpoints)
     let limiter = RateLimiter(perMinute: configuration.requestsPerMinute)
     router.addMiddleware {
         LogRequestsMiddleware(.info)
+        ResponseMetricsMiddleware(metrics: metrics)
         JSONErrorMiddleware()
     }
     router.get("/healthz") { _, _ in "ok\n" }
@@ -96,8 +101,12 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
     let agents = api.group().add(middleware: AgentAuthenticator(store: store, limiter: limiter, maxBodyBytes: configuration.maxReportBytes))
     agents.post("reports") { request, context -> Response in
         let (_, receipt) = try await receiveFromAgent(
-            request, context, maxBytes: configuration.maxReportBytes, noun: "Report", decode: ReportDecoding.decode,
-            machineID: \.agent.machineID, id: \.reportID, ingest: { try await store.ingest($0, body: $1, deviceID: $2) })
+            request, context, maxBytes: configuration.maxReportBytes, noun: "Report", kind: "inventory", metrics: metrics,
+            decode: ReportDecoding.decode, machineID: \.agent.machineID, id: \.reportID,
+            ingest: { report, body, deviceID in
+                metrics.recordOutbox(deviceID: deviceID, report.outbox)
+                return try await store.ingest(report, body: body, deviceID: deviceID)
+            })
         context.logger.info("Report received", metadata: [
             "ctl.report.id": "\(receipt.reportID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
         ])
@@ -105,8 +114,9 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
     }
     agents.post("usb-events") { request, context -> Response in
         let (event, receipt) = try await receiveFromAgent(
-            request, context, maxBytes: configuration.maxReportBytes, noun: "USB event", decode: ReportDecoding.decodeUSBEvent,
-            machineID: \.machineID, id: \.eventID, ingest: { try await store.ingestUSBEvent($0, body: $1, deviceID: $2) })
+            request, context, maxBytes: configuration.maxReportBytes, noun: "USB event", kind: "usb-event", metrics: metrics,
+            decode: ReportDecoding.decodeUSBEvent, machineID: \.machineID, id: \.eventID,
+            ingest: { try await store.ingestUSBEvent($0, body: $1, deviceID: $2) })
         context.logger.info("USB event received", metadata: [
             "ctl.device.id": "\(receipt.deviceID)", "ctl.usb.event": "\(event.eventID)", "ctl.usb.action": "\(event.action.rawValue)",
             "ctl.usb.device": "\(event.vendorID):\(event.productID)", "ctl.report.outcome": "\(receipt.outcome.rawValue)",
@@ -129,6 +139,12 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
             throw APIError(.notFound, code: "unknown_device", message: "No device \(id). GET /api/v1/devices lists the devices that have reported.")
         }
         return try jsonResponse(device)
+    }
+    reads.get("metrics") { _, _ -> Response in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        let text = try await metrics.scrape(store: store)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
     reads.get("report") { request, _ -> Response in
         let formatName = request.uri.queryParameters.get("format") ?? "html"
@@ -153,10 +169,12 @@ public func buildRouter(configuration: ControllerConfiguration, store: Controlle
 /// checked by the authenticator), the payload decoded, its machine checked against the enrolment, then stored
 /// idempotently on its id.
 func receiveFromAgent<Payload>(
-    _ request: Request, _ context: ControllerRequestContext, maxBytes: Int, noun: String, decode: (Data) throws(APIError) -> Payload,
+    _ request: Request, _ context: ControllerRequestContext, maxBytes: Int, noun: String, kind: String, metrics: ControllerMetrics,
+    decode: (Data) throws(APIError) -> Payload,
     machineID: KeyPath<Payload, String>, id: KeyPath<Payload, UUID>,
     ingest: (Payload, String, String) async throws -> ReportReceipt
 ) async throws -> (Payload, ReportReceipt) {
+    let start = ContinuousClock.now
     guard let device = context.device else {
         throw APIError(.unauthorized, code: "unsigned_request", message: "\(noun)s must be signed by an enrolled agent.")
     }
@@ -167,10 +185,32 @@ func receiveFromAgent<Payload>(
                        message: "Device \(device.id) enrolled as machine \(device.machineID) cannot report for machine \(payload[keyPath: machineID].prefix(64)). If /etc/machine-id was regenerated, enrol the workstation again.")
     }
     do {
-        return (payload, try await ingest(payload, String(decoding: body, as: UTF8.self), device.id))
+        let receipt = try await ingest(payload, String(decoding: body, as: UTF8.self), device.id)
+        metrics.recordIngest(kind: kind, outcome: receipt.outcome.rawValue, duration: start.duration(to: .now))
+        return (payload, receipt)
     } catch let error as StoreError where error.code == .conflict {
         throw APIError(.conflict, code: "report_id_conflict",
                        message: "\(noun) id \(payload[keyPath: id]) is already stored for another device; an id is used once.")
+    }
+}
+
+/// Counts every response by status code for `/metrics`; outside the JSON error middleware, so it sees the status
+/// an error became.
+struct ResponseMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ControllerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            metrics.recordResponse(status: response.status.code)
+            return response
+        } catch let error as any HTTPResponseError {
+            metrics.recordResponse(status: error.status.code)
+            throw error
+        } catch {
+            metrics.recordResponse(status: 500)
+            throw error
+        }
     }
 }
 

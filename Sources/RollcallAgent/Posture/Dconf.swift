@@ -1,11 +1,59 @@
 import RollcallProtocol
 
+/// The machine's side of dconf, read once per snapshot: the profile (`/etc/dconf/profile/user`, or just the
+/// user's own database when there is none) and the system databases it names, highest priority first. Each user's
+/// ``DconfProfile`` adds their own database where the profile puts it.
+struct DconfSystem {
+    enum Entry {
+        /// `user-db:NAME`: `~/.config/dconf/NAME`, per user.
+        case user(String)
+        case system(DconfProfile.Source)
+    }
+
+    let root: FileSystemRoot
+    let entries: [Entry]
+    /// What the machine's databases gave to note (unreadable, damaged, keyfiles not compiled).
+    let notes: [String]
+
+    init(root: FileSystemRoot) {
+        self.root = root
+        var notes: [String] = []
+        var lines: [String]
+        switch root.readText("/etc/dconf/profile/user") {
+        case .success(let text):
+            lines = text.split(whereSeparator: \.isNewline).map { String($0.trimmingCharacters(in: " \t")) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        case .failure:
+            lines = ["user-db:user"]
+        }
+        if lines.isEmpty { lines = ["user-db:user"] }
+        var entries: [Entry] = []
+        for line in lines {
+            let parts = line.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "user-db":
+                entries.append(.user(parts[1]))
+            case "system-db":
+                let path = "/etc/dconf/db/\(parts[1])"
+                entries.append(.system(.init(label: path, database: DconfProfile.open(root, path, &notes, missingIsNormal: false), isUserDatabase: false)))
+                DconfProfile.checkCompiled(root, name: parts[1], &notes)
+            case "file-db":
+                entries.append(.system(.init(label: parts[1], database: DconfProfile.open(root, parts[1], &notes, missingIsNormal: false), isUserDatabase: false)))
+            default:
+                continue  // service-db: a network source the agent cannot read offline
+            }
+        }
+        self.entries = entries
+        self.notes = notes
+    }
+}
+
 /// The dconf databases one user's desktop reads, in the order dconf consults them, and the effective value of a
 /// key the way dconf's engine works it out.
 ///
-/// The profile (`/etc/dconf/profile/user`, or just the user's own database when there is none) lists the
-/// databases, highest priority first. A value comes from the first database that has it, except that a key locked
-/// in a system database can only come from that database or those after it: the system lock wins over the user.
+/// A value comes from the first database that has it, except that a key locked in a system database can only
+/// come from that database or those after it: the system lock wins over the user.
 struct DconfProfile {
     struct Source {
         var label: String
@@ -17,42 +65,21 @@ struct DconfProfile {
     var notes: [String]
 
     /// `home == nil`: the machine-wide view, the system databases alone (what a new user starts from).
-    init(root: FileSystemRoot, home: String?, userLabel: String) {
-        var notes: [String] = []
-        var lines: [String]
-        switch root.readText("/etc/dconf/profile/user") {
-        case .success(let text):
-            lines = text.split(whereSeparator: \.isNewline).map { String($0.trimmingCharacters(in: " \t")) }
-                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        case .failure:
-            lines = ["user-db:user"]
-        }
-        if lines.isEmpty { lines = ["user-db:user"] }
-        var sources: [Source] = []
-        for line in lines {
-            let parts = line.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { continue }
-            switch parts[0] {
-            case "user-db":
-                guard let home else { continue }
-                let path = "\(home)/.config/dconf/\(parts[1])"
-                sources.append(Source(label: "\(userLabel)/.config/dconf/\(parts[1])", database: Self.open(root, path, &notes, missingIsNormal: true),
-                                      isUserDatabase: true))
-            case "system-db":
-                let path = "/etc/dconf/db/\(parts[1])"
-                sources.append(Source(label: path, database: Self.open(root, path, &notes, missingIsNormal: false), isUserDatabase: false))
-                Self.checkCompiled(root, name: parts[1], &notes)
-            case "file-db":
-                sources.append(Source(label: parts[1], database: Self.open(root, parts[1], &notes, missingIsNormal: false), isUserDatabase: false))
-            default:
-                continue  // service-db: a network source the agent cannot read offline
+    init(system: DconfSystem, home: String?, userLabel: String) {
+        var notes = system.notes
+        sources = system.entries.compactMap { entry in
+            switch entry {
+            case .system(let source): return source
+            case .user(let name):
+                guard let home else { return nil }
+                return Source(label: "\(userLabel)/.config/dconf/\(name)",
+                              database: Self.open(system.root, "\(home)/.config/dconf/\(name)", &notes, missingIsNormal: true), isUserDatabase: true)
             }
         }
-        self.sources = sources
         self.notes = notes
     }
 
-    private static func open(_ root: FileSystemRoot, _ path: String, _ notes: inout [String], missingIsNormal: Bool) -> GVDBFile? {
+    static func open(_ root: FileSystemRoot, _ path: String, _ notes: inout [String], missingIsNormal: Bool) -> GVDBFile? {
         switch root.readBytes(path, limit: 16 << 20) {
         case .success(let bytes):
             do {
@@ -68,7 +95,7 @@ struct DconfProfile {
     }
 
     /// Keyfiles edited after the last `dconf update` are not in force; say so, or the technician will think they are.
-    private static func checkCompiled(_ root: FileSystemRoot, name: String, _ notes: inout [String]) {
+    static func checkCompiled(_ root: FileSystemRoot, name: String, _ notes: inout [String]) {
         let directory = "/etc/dconf/db/\(name).d"
         guard let compiled = root.modificationTime("/etc/dconf/db/\(name)") else {
             if root.isDirectory(directory) { notes.append("\(directory) has keyfiles but /etc/dconf/db/\(name) was never compiled: run `dconf update`") }
@@ -108,32 +135,42 @@ struct DconfProfile {
 
 /// A GSettings key's default: the schema's `<default>` in `/usr/share/glib-2.0/schemas`, changed by any vendor
 /// override file there (Debian's desktop-base ships some), later files winning.
-struct GSettingsDefaults {
+///
+/// One per snapshot: the override files are read once, and each schema file the first time it is asked for, not
+/// again for every user and key. A class only for that cache; it never leaves the collecting thread.
+final class GSettingsDefaults {
     let root: FileSystemRoot
     static let directory = "/usr/share/glib-2.0/schemas"
+    /// schema → key → (value, file), in file order so later files win.
+    private let overrides: [String: [String: (GVDBFile.Value, String)]]
+    private var schemas: [String: String?] = [:]
 
-    func value(schema: String, key: String) -> (value: GVDBFile.Value, source: String)? {
-        var found: (GVDBFile.Value, String)?
-        if case .success(let xml) = root.readText("\(Self.directory)/\(schema).gschema.xml"),
-           let text = Self.schemaDefault(xml, schema: schema, key: key), let value = Self.parse(text) {
-            found = (value, "schema default (\(schema))")
-        }
-        let overrides = ((try? root.listDirectory(Self.directory).get()) ?? []).filter { $0.hasSuffix(".gschema.override") }
-        for file in overrides {
+    init(root: FileSystemRoot) {
+        self.root = root
+        var overrides: [String: [String: (GVDBFile.Value, String)]] = [:]
+        for file in ((try? root.listDirectory(Self.directory).get()) ?? []) where file.hasSuffix(".gschema.override") {
             guard case .success(let text) = root.readText("\(Self.directory)/\(file)") else { continue }
-            var inSchema = false
+            var schema: String?
             for raw in text.split(whereSeparator: \.isNewline) {
                 let line = String(raw.trimmingCharacters(in: " \t"))
                 if line.hasPrefix("[") {
-                    inSchema = line == "[\(schema)]"
-                } else if inSchema, let equals = line.firstIndex(of: "="),
-                          line[..<equals].trimmingCharacters(in: " \t") == key,
+                    schema = line.hasSuffix("]") ? String(line.dropFirst().dropLast()) : nil
+                } else if let schema, let equals = line.firstIndex(of: "="),
                           let value = Self.parse(String(line[line.index(after: equals)...])) {
-                    found = (value, "vendor default (\(Self.directory)/\(file))")
+                    overrides[schema, default: [:]][String(line[..<equals].trimmingCharacters(in: " \t"))] = (value, file)
                 }
             }
         }
-        return found
+        self.overrides = overrides
+    }
+
+    func value(schema: String, key: String) -> (value: GVDBFile.Value, source: String)? {
+        if let (value, file) = overrides[schema]?[key] { return (value, "vendor default (\(Self.directory)/\(file))") }
+        if schemas[schema] == nil { schemas[schema] = try? root.readText("\(Self.directory)/\(schema).gschema.xml").get() }
+        guard let xml = schemas[schema] ?? nil, let text = Self.schemaDefault(xml, schema: schema, key: key), let value = Self.parse(text) else {
+            return nil
+        }
+        return (value, "schema default (\(schema))")
     }
 
     /// The `<default>` text of one key of one schema in a gschema XML file.

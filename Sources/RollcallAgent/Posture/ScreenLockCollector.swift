@@ -15,13 +15,17 @@ struct ScreenLockCollector {
             desktops.insert("xscreensaver")
         }
         var result: [ScreenLockSettings] = []
+        // The machine's dconf databases and schema defaults, read once for every user of every dconf desktop.
+        var dconf: (system: DconfSystem, defaults: GSettingsDefaults)?
         for desktop in desktops.sorted() {
             let people: [LocalUsers.User?] = [nil] + users.map { Optional($0) }
             for user in people {
                 switch desktop {
                 case "gnome", "cinnamon", "mate":
                     guard let spec = DconfDesktop.all[desktop] else { continue }
-                    result.append(spec.settings(root, user: user))
+                    let machine = dconf ?? (DconfSystem(root: root), GSettingsDefaults(root: root))
+                    dconf = machine
+                    result.append(spec.settings(machine.system, defaults: machine.defaults, user: user))
                 case "xfce": result.append(XfceScreensaver.settings(root, user: user))
                 case "kde": result.append(KDEScreenLocker.settings(root, user: user))
                 case "xscreensaver":
@@ -131,9 +135,8 @@ struct DconfDesktop {
             idleActivation: Key(schema: "org.mate.screensaver", name: "idle-activation-enabled")),
     ]
 
-    func settings(_ root: FileSystemRoot, user: LocalUsers.User?) -> ScreenLockSettings {
-        let profile = DconfProfile(root: root, home: user?.home, userLabel: user.map { "~\($0.name)" } ?? "~")
-        let defaults = GSettingsDefaults(root: root)
+    func settings(_ system: DconfSystem, defaults: GSettingsDefaults, user: LocalUsers.User?) -> ScreenLockSettings {
+        let profile = DconfProfile(system: system, home: user?.home, userLabel: user.map { "~\($0.name)" } ?? "~")
         var notes = profile.notes
         func lookup(_ key: Key) -> (GVDBFile.Value, String, Bool)? {
             if let found = profile.effective(key.path) { return (found.value, found.source, found.locked) }
@@ -292,7 +295,7 @@ enum KDEScreenLocker {
             if let entry = system?.value(group: "Daemon", key: key), entry.immutable { return (entry.value, systemPath + " (immutable)", true) }
             if let user, let entry = personal?.value(group: "Daemon", key: key) { return (entry.value, "~\(user.name)/.config/kscreenlockerrc", false) }
             if let entry = system?.value(group: "Daemon", key: key) { return (entry.value, systemPath, false) }
-            if let kcfg, let value = GSettingsDefaults.entryDefault(kcfg, name: key) { return (value, "KDE default (\(kcfgPath))", false) }
+            if let kcfg, let value = Self.kcfgDefault(kcfg, name: key) { return (value, "KDE default (\(kcfgPath))", false) }
             return nil
         }
         func flag(_ key: String) -> SourcedValue<Bool>? {
@@ -306,6 +309,15 @@ enum KDEScreenLocker {
         if kcfg == nil, system == nil, personal == nil { notes.append("KDE's screen locker settings are not installed (\(kcfgPath))") }
         return ScreenLockSettings(desktop: "kde", user: user?.name, lockEnabled: flag("Autolock"), idleDelaySeconds: number("Timeout", seconds: 60),
                                   lockDelaySeconds: number("LockGrace", seconds: 1), notes: notes)
+    }
+
+    /// A kcfg `<entry name="Timeout" type="Int"><default>5</default>` default.
+    static func kcfgDefault(_ xml: String, name: String) -> String? {
+        guard let start = xml.firstRange(of: "name=\"\(name)\"") else { return nil }
+        let rest = xml[start.upperBound...]
+        guard let entryEnd = rest.firstRange(of: "</entry>"), let open = rest.firstRange(of: "<default>"), let close = rest.firstRange(of: "</default>"),
+              close.upperBound <= entryEnd.upperBound, open.upperBound <= close.lowerBound else { return nil }
+        return String(rest[open.upperBound..<close.lowerBound])
     }
 }
 
@@ -343,17 +355,6 @@ struct INIFile {
     func value(group: String, key: String) -> (value: String, immutable: Bool)? {
         guard let entry = entries[group]?[key] else { return nil }
         return (entry.value, entry.immutable || immutableGroups.contains(group))
-    }
-}
-
-extension GSettingsDefaults {
-    /// A kcfg `<entry name="Timeout" type="Int"><default>5</default>` default.
-    static func entryDefault(_ xml: String, name: String) -> String? {
-        guard let start = xml.firstRange(of: "name=\"\(name)\"") else { return nil }
-        let rest = xml[start.upperBound...]
-        guard let entryEnd = rest.firstRange(of: "</entry>"), let open = rest.firstRange(of: "<default>"), let close = rest.firstRange(of: "</default>"),
-              close.upperBound <= entryEnd.upperBound, open.upperBound <= close.lowerBound else { return nil }
-        return String(rest[open.upperBound..<close.lowerBound])
     }
 }
 

@@ -35,12 +35,13 @@ public struct USBStorageObservation: Sendable, Equatable {
 /// Watches the kernel's device events through libudev for USB mass storage being plugged in and out.
 ///
 /// One observation per stick: the disk's `add` opens it, and the partitions that follow within
-/// ``settleSeconds`` are added to it (a disk without a partition table is reported at once) (udev announces a stick as a USB device, an interface, a SCSI host, target and
-/// device, the disk, then each partition). The agent also lists what is already plugged in when it starts, so a
+/// ``settleSeconds`` are added to it (udev announces a stick as a USB device, an interface, a SCSI host, target and
+/// device, the disk, then each partition); a disk without a partition table is reported at once. The agent also lists what is already plugged in when it starts, so a
 /// stick inserted while it was stopped is not missed. Between events the monitor's socket is idle: no polling.
 ///
-/// The udev context, monitor and enumerations are C handles that libudev does not make thread-safe: every one is
-/// created, used and freed on ``queue`` only, which is what makes the `@unchecked Sendable` safe.
+/// `@unchecked Sendable`: the udev context, monitor and enumerations are C handles that libudev does not make
+/// thread-safe, and every one is created, used and freed on ``queue`` only (or in `deinit`, when no block on the
+/// queue can hold the watcher any more: the blocks capture it weakly).
 public final class USBStorageWatcher: @unchecked Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case udevUnavailable(String)
@@ -73,7 +74,8 @@ public final class USBStorageWatcher: @unchecked Sendable {
     }
 
     deinit {
-        // stop() has run or start() never did; freeing here covers a watcher dropped without stop().
+        // stop() has run or start() never did; freeing here covers a watcher dropped without stop(). No block on the
+        // queue is running: each holds the watcher strongly while it runs, and deinit means none does.
         source?.cancel()
         if let monitor { udev_monitor_unref(monitor) }
         if let udev { udev_unref(udev) }
@@ -95,7 +97,7 @@ public final class USBStorageWatcher: @unchecked Sendable {
             }
             let descriptor = udev_monitor_get_fd(monitor)
             let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
-            source.setEventHandler { [unowned self] in receive() }
+            source.setEventHandler { [weak self] in self?.receive() }
             source.resume()
             self.source = source
             return .success(enumeratePresent())

@@ -41,16 +41,11 @@ public final class ControllerMetrics: Sendable {
 
     /// Brings the store-derived gauges up to date and renders everything.
     public func scrape(store: ControllerStore, staleAfter: TimeInterval = 7 * 86400, now: Date = Date()) async throws -> [UInt8] {
-        let devices = try await store.devices()
-        var states: [String: Int] = ["reporting": 0, "stale": 0, "enrolled_no_report": 0, "revoked": 0]
-        for device in devices {
-            let state = device.revokedAt != nil ? "revoked" : device.lastReportID == nil ? "enrolled_no_report"
-                : now.timeIntervalSince(device.lastSeen) > staleAfter ? "stale" : "reporting"
-            states[state, default: 0] += 1
-        }
-        for (state, count) in states {
+        let states = try await store.deviceStateCounts(staleBefore: now.addingTimeInterval(-staleAfter))
+        for state in ["reporting", "stale", "enrolled_no_report", "revoked"] {
             registry.makeGauge(name: "rollcall_devices", labels: [("state", state)],
-                               help: "Devices by state: reporting, stale (not seen for 7 days), enrolled with no report yet, revoked.").set(Double(count))
+                               help: "Devices by state: reporting, stale (not seen for 7 days), enrolled with no report yet, revoked.")
+                .set(Double(states[state] ?? 0))
         }
         let activity = try await store.activityCounts()
         registry.makeGauge(name: "rollcall_directory_syncs", help: "Directory syncs recorded in the store.").set(Double(activity.directorySyncs))
@@ -70,6 +65,22 @@ public final class ControllerMetrics: Sendable {
 }
 
 extension ControllerStore {
+    /// Devices by state, counted in SQL: a scrape every few seconds must not load the device list.
+    func deviceStateCounts(staleBefore: Date) async throws -> [String: Int] {
+        try await withConnection { db in
+            var counts: [String: Int] = [:]
+            for row in try await db.raw("""
+                SELECT CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN last_report_id = '' THEN 'enrolled_no_report'
+                            WHEN last_seen < \(bind: staleBefore.millisecondsSince1970) THEN 'stale' ELSE 'reporting' END AS state,
+                       count(*) AS n
+                FROM devices GROUP BY state
+                """).all() {
+                counts[try row.decode(column: "state", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return counts
+        }
+    }
+
     /// Counts of what command-line runs leave in the store, for the metrics.
     func activityCounts() async throws -> (directorySyncs: Int, plans: [(String, String, Int)]) {
         try await withConnection { db in

@@ -20,6 +20,8 @@ public struct ComplianceReport: Sendable {
     public let usbEvents: [USBEventRecord]
     /// How far back ``usbEvents`` go.
     public let usbWindowDays: Int
+    /// Insertions (add and present) per device, and how many of them unapproved: counted once, not per row.
+    private let insertions: [String: (all: Int, unapproved: Int)]
 
     public init(devices: [DeviceSummary], postures: [String: DevicePosture] = [:], usbEvents: [USBEventRecord] = [], usbWindowDays: Int = 30,
                 generatedAt: Date = Date(), staleAfter: TimeInterval = 7 * 86400) {
@@ -27,6 +29,12 @@ public struct ComplianceReport: Sendable {
         self.postures = postures
         self.usbEvents = usbEvents
         self.usbWindowDays = usbWindowDays
+        var insertions: [String: (all: Int, unapproved: Int)] = [:]
+        for event in usbEvents where event.action != "remove" {
+            insertions[event.deviceID, default: (0, 0)].all += 1
+            if !event.approved { insertions[event.deviceID, default: (0, 0)].unapproved += 1 }
+        }
+        self.insertions = insertions
         self.generatedAt = generatedAt
         self.staleAfter = staleAfter
     }
@@ -45,15 +53,14 @@ public struct ComplianceReport: Sendable {
 
     func cells(_ device: DeviceSummary) -> [String] {
         let posture = postures[device.id]
-        let events = usbEvents.filter { $0.deviceID == device.id && $0.action != "remove" }
-        let unapproved = events.filter { !$0.approved }.count
+        let usb = insertions[device.id]
         return [
             device.hostname ?? "", device.serial ?? "", device.vendor ?? "", device.model ?? "", device.os ?? "",
             device.kernel ?? "", device.virtualization ?? "", Self.timestamp(device.lastSeen), String(device.packageCount),
             isStale(device) ? "no (last seen \(Self.age(generatedAt.timeIntervalSince(device.lastSeen))) ago)" : "yes",
             posture?.screenLock.status.rawValue ?? "unknown", posture?.screenLock.reason ?? "",
             posture?.encryption.status.rawValue ?? "unknown", posture?.encryption.reason ?? "",
-            events.isEmpty ? "none" : "\(events.count) (\(unapproved) unapproved)",
+            usb.map { "\($0.all) (\($0.unapproved) unapproved)" } ?? "none",
             device.id,
         ]
     }

@@ -33,6 +33,8 @@ let package = Package(
     targets: [
         // The wire protocol: Codable reports, versioned. Foundation-light so the agent stays small.
         .target(name: "RollcallProtocol", swiftSettings: strictSettings),
+        // Log lines of both executables: journald's native protocol under systemd, key=value lines at a terminal.
+        .target(name: "RollcallLogging", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: strictSettings),
 
         // Debian's libsqlite3 for the agent's outbox (the controller uses sqlite-nio's own prefixed copy).
         .systemLibrary(name: "CSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -86,7 +88,7 @@ let package = Package(
             name: "rollcall-agent",
             dependencies: [
                 // No ArgumentParser here: see AgentCommandLine for the memory budget that rules it out.
-                "RollcallAgent", "RollcallProtocol",
+                "RollcallAgent", "RollcallProtocol", "RollcallLogging",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -94,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "rollcall",
             dependencies: [
-                "RollcallController", "RollcallProtocol",
+                "RollcallController", "RollcallProtocol", "RollcallLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -108,6 +110,11 @@ let package = Package(
 
         .testTarget(name: "LDAPKitTests", dependencies: ["LDAPKit", "RollcallTestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "RollcallProtocolTests", dependencies: ["RollcallProtocol"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RollcallLoggingTests",
+            dependencies: ["RollcallLogging", "RollcallTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "RollcallAgentTests",
             // swift-crypto here only to check the agent's libcrypto signatures verify the way the controller verifies.

@@ -8,6 +8,7 @@ import Foundation
 import Glibc
 #endif
 import Logging
+import RollcallLogging
 import RollcallAgent
 import RollcallProtocol
 
@@ -55,11 +56,7 @@ enum RollcallAgentMain {
     }
 
     static func run(configuration: AgentConfiguration, once: Bool, deadline: Double) async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["ROLLCALL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            return handler
-        }
+        ServiceLogHandler.bootstrap(environment: ProcessInfo.processInfo.environment)
         let service = AgentService(configuration: configuration, logger: Logger(label: "rollcall-agent"))
         let task = Task { try await service.run(once: once, onceDeadlineSeconds: deadline) }
         // SIGTERM/SIGINT cancel the run loop; the outbox is durable, so there is nothing to flush.

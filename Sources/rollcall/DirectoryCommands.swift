@@ -335,7 +335,8 @@ struct PlanCommand: AsyncParsableCommand {
                     }
                 }
                 let applier = PlanApplier(directory: directory, policy: configuration.accounts, acceptMassChange: acceptMassChange,
-                                          passwords: passwords, passwordLength: max(configuration.joiners.passwordLength, configuration.passwords.minLength))
+                                          passwords: passwords, passwordLength: max(configuration.joiners.passwordLength, configuration.passwords.minLength),
+                                          logger: journalLogger())
                 say("Applying plan \(id) (\(plan.kind.rawValue), \(plan.items.count) item(s)) to \(directory.url)")
                 let outcome = try await applier.apply(plan, store: store, progress: say)
                 say("Plan \(id): \(outcome.done) done, \(outcome.alreadyInEffect) already in effect, \(outcome.skipped) skipped, "

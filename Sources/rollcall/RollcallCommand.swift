@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NIOSSL
 import Logging
+import RollcallLogging
 import RollcallController
 import RollcallProtocol
 
@@ -54,12 +55,18 @@ struct ControllerOptions: ParsableArguments {
 }
 
 func makeLogger(_ label: String) -> Logger {
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = ProcessInfo.processInfo.environment["ROLLCALL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        return handler
-    }
+    ServiceLogHandler.bootstrap(environment: ProcessInfo.processInfo.environment)
     return Logger(label: label)
+}
+
+/// The journal, where there is one, and nowhere else: for what a command changes in the directory, next to the
+/// progress it prints.
+func journalLogger() -> Logger {
+    let environment = ProcessInfo.processInfo.environment
+    guard let journal = LogDestination.journalOnly(environment: environment) else {
+        return Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() })
+    }
+    return ServiceLogHandler.logger(label: "rollcall", destination: journal, environment: environment)
 }
 
 struct Serve: AsyncParsableCommand {

@@ -220,6 +220,44 @@ struct AgentControllerTests {
         #expect(!store.contains(enrolment.token), "the store keeps only the token's hash")
     }
 
+    @Test("under journald the controller's and the agent's entries carry device and report ids as fields, and no secret reaches the journal",
+          .enabled(if: JournalNamespace.unavailable == nil, "\(JournalNamespace.unavailable ?? "")"))
+    func journalEntries() throws {
+        let journal = try JournalNamespace()
+        defer { journal.stop() }
+        let setup = try Setup(port: try freePort())
+        defer { setup.cleanUp() }
+        let environment = ["ROLLCALL_LOG_LEVEL": "trace", "ROLLCALL_JOURNAL_SOCKET": journal.socketPath]
+        let controller = try setup.startController(environment: environment)
+        let enrolment = try setup.enrol(controller: controller, environment: environment)
+        let agent = try Child(Binaries.agent, ["run", "--once", "--config", setup.agentConfig], in: setup.directory, name: "agent",
+                              environment: environment)
+        #expect(agent.wait() == 0, "\(agent.stderr)")
+        controller.kill(SIGTERM)
+        _ = controller.wait()
+        #expect(!controller.stderr.contains("Report received") && agent.stderr.isEmpty, "log lines went to the journal, not stderr")
+
+        var entries: [[String: String]] = []
+        #expect(eventually(10) {
+            entries = (try? journal.entries()) ?? []
+            return entries.contains { $0["MESSAGE"] == "Report received" } && entries.contains { $0["SYSLOG_IDENTIFIER"] == "rollcall-agent" }
+        })
+        let received = try #require(entries.first { $0["MESSAGE"] == "Report received" })
+        #expect(received["SYSLOG_IDENTIFIER"] == "rollcall" && received["PRIORITY"] == "6")
+        #expect(received["CTL_DEVICE_ID"] == enrolment.deviceID, "\(received)")
+        let enrolled = try #require(entries.first { $0["MESSAGE"] == "Device enrolled" })
+        #expect(enrolled["PRIORITY"] == "5")
+        #expect(entries.contains { $0["SYSLOG_IDENTIFIER"] == "rollcall-agent" && $0["MESSAGE"] == "Agent started" })
+
+        let key = try Data(contentsOf: URL(fileURLWithPath: setup.agentState + "/agent.key"))
+        let secrets = [enrolment.token, String(enrolment.token.dropFirst(4)), key.base64EncodedString(),
+                       key.map { String(format: "%02x", $0) }.joined()]
+        let everything = entries.flatMap { $0.values }.joined(separator: "\n")
+        for secret in secrets {
+            #expect(!everything.contains(secret), "a secret (\(secret.prefix(6))…) appears in the journal")
+        }
+    }
+
     @Test("`rollcall devices revoke` stops the agent's reports at once; they stay queued on the workstation")
     func revokedAgent() throws {
         let setup = try Setup(port: try freePort())

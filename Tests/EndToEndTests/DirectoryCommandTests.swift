@@ -93,6 +93,38 @@ struct DirectoryCommandTests {
         #expect(again.status != 0 && again.output.contains("has been applied in full"))
     }
 
+    @Test("plan apply leaves one journal entry per item with the plan id and DN, and its terminal shows only the progress",
+          .enabled(if: JournalNamespace.unavailable == nil, "\(JournalNamespace.unavailable ?? "")"))
+    func planApplyJournal() throws {
+        let (server, directory, config, leaversFile) = try school(leavers: 3)
+        let journal = try JournalNamespace()
+        defer { journal.stop(); server.stop(); try? FileManager.default.removeItem(at: directory) }
+        let environment = ["ROLLCALL_JOURNAL_SOCKET": journal.socketPath]
+        #expect(try runProgram(Binaries.controller, ["directory", "sync", "--config", config]).status == 0)
+        let planned = try runProgram(Binaries.controller, ["accounts", "plan", "--leavers", leaversFile, "--format", "json", "--config", config],
+                                     discardingStandardError: true)
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(planned.output.utf8)) as? [String: Any])?["id"] as? Int)
+        let refused = try runProgram(Binaries.controller, ["plan", "apply", String(id), "--config", config], environment: environment)
+        #expect(refused.status != 0 && refused.output.contains("mass-change threshold of 2"), "\(refused.output)")
+        let apply = try runProgram(Binaries.controller, ["plan", "apply", String(id), "--accept-mass-change", "--config", config],
+                                   environment: environment)
+        #expect(apply.status == 0, "\(apply.output)")
+        #expect(apply.output.contains("[3/3] done") && !apply.output.contains("ctl.plan.id"), "\(apply.output)")
+
+        var entries: [[String: String]] = []
+        #expect(eventually(10) { entries = ((try? journal.entries(identifier: "rollcall")) ?? []); return entries.count >= 6 })
+        let ofPlan = entries.filter { $0["CTL_PLAN_ID"] == String(id) }
+        #expect(ofPlan.first?["MESSAGE"] == "Plan refused: larger than the mass-change threshold" && ofPlan.first?["PRIORITY"] == "4")
+        #expect(ofPlan.dropFirst().first?["MESSAGE"] == "Plan apply started" && ofPlan.dropFirst().first?["PRIORITY"] == "5")
+        let items = ofPlan.filter { $0["MESSAGE"] == "Plan item done" }
+        #expect(Set(items.compactMap { $0["CTL_DN"] }) == Set((0..<3).map { "uid=y11-\($0),ou=leavers,\(SampleSchool.suffix)" }), "\(items)")
+        #expect(items.allSatisfy { $0["CTL_ACTION"] == "account.disable" && $0["CTL_DIRECTORY_URL"] == server.url && $0["CTL_PLAN_KIND"] == "accounts" })
+        let finished = try #require(ofPlan.last)
+        #expect(finished["MESSAGE"] == "Plan apply finished" && finished["CTL_PLAN_DONE"] == "3" && finished["CTL_PLAN_STATUS"] == "applied")
+        let everything = entries.flatMap { $0.values }.joined(separator: "\n")
+        #expect(!everything.contains(SlapdServer.adminPassword), "the directory's password reached the journal")
+    }
+
     @Test("a wrong directory password stops the sync with the DN to check, and a malformed leavers file names its line")
     func clearErrors() async throws {
         let (server, directory, config, _) = try school(leavers: 0)

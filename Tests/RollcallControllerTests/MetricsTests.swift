@@ -58,6 +58,11 @@ struct MetricsTests {
                 }
             }
             let before = try await scrape()
+            #expect(before["rollcall_directory_syncs"] == 0 && before["rollcall_directory_last_sync_timestamp_seconds"] == 0)
+            _ = try await fixture.store.createPlan(kind: .passwords, items: [], notes: [], totalAccounts: 40, threshold: 2)
+            try await fixture.store.withConnection { db in
+                try await db.raw("INSERT INTO directory_syncs (url, finished_at, summary) VALUES ('ldap://127.0.0.1', 1795500000000, '{}')").run()
+            }
             #expect(before["rollcall_reports_received_total{kind=\"inventory\",outcome=\"stored\"}"] == nil)
             #expect(before["rollcall_devices{state=\"enrolled_no_report\"}"] == 1)
 
@@ -75,6 +80,8 @@ struct MetricsTests {
             // sampleReport was collected in 2026-11, so by the device's last-seen it is reporting (seen now).
             #expect(after["rollcall_devices{state=\"reporting\"}"] == 1 && after["rollcall_devices{state=\"enrolled_no_report\"}"] == 0)
             #expect(after["rollcall_agent_outbox_pending"] == 3)
+            #expect(after["rollcall_directory_syncs"] == 1 && after["rollcall_directory_last_sync_timestamp_seconds"] == 1_795_500_000)
+            #expect(after["rollcall_plans{kind=\"passwords\",status=\"planned\"}"] == 1)
             #expect((after["rollcall_agent_outbox_oldest_age_seconds"] ?? 0) >= 7200)
         }
     }

@@ -16,15 +16,19 @@ public final class ControllerMetrics: Sendable {
 
     public init() {}
 
+    private func metric(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "rollcall", metricName: name, unitName: unit, helpText: help)
+    }
+
     /// One report or USB event received: `kind` is `inventory` or `usb-event`, `outcome` `stored`, `duplicate`.
     func recordIngest(kind: String, outcome: String, duration: Duration) {
-        registry.makeCounter(name: "rollcall_reports_received_total", labels: [("kind", kind), ("outcome", outcome)],
-                             help: "Agent submissions received and acknowledged, by kind and outcome.").increment()
+        registry.makeCounter(descriptor: metric("reports_received", "total", "Agent submissions received and acknowledged, by kind and outcome."),
+                             labels: [("kind", kind), ("outcome", outcome)]).increment()
         registry.makeDurationHistogram(
-            name: "rollcall_report_ingest_duration_seconds", labels: [("kind", kind)],
+            descriptor: metric("report_ingest_duration", "seconds", "Time from the request's arrival to the stored receipt (decode, verify, store)."),
+            labels: [("kind", kind)],
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
-                      .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)],
-            help: "Time from the request's arrival to the stored receipt (decode, verify, store).").record(duration)
+                      .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]).record(duration)
     }
 
     /// What the agent said of its outbox in its latest snapshot.
@@ -35,30 +39,32 @@ public final class ControllerMetrics: Sendable {
 
     /// Every response's status, so refusals (401 bad signatures, 413, 429) show up on a dashboard.
     func recordResponse(status: Int) {
-        registry.makeCounter(name: "rollcall_http_responses_total", labels: [("code", String(status))],
-                             help: "HTTP responses sent, by status code.").increment()
+        registry.makeCounter(descriptor: metric("http_responses", "total", "HTTP responses sent, by status code."),
+                             labels: [("code", String(status))]).increment()
     }
 
     /// Brings the store-derived gauges up to date and renders everything.
     public func scrape(store: ControllerStore, staleAfter: TimeInterval = 7 * 86400, now: Date = Date()) async throws -> [UInt8] {
         let states = try await store.deviceStateCounts(staleBefore: now.addingTimeInterval(-staleAfter))
         for state in ["reporting", "stale", "enrolled_no_report", "revoked"] {
-            registry.makeGauge(name: "rollcall_devices", labels: [("state", state)],
-                               help: "Devices by state: reporting, stale (not seen for 7 days), enrolled with no report yet, revoked.")
+            registry.makeGauge(descriptor: metric("devices", "", "Devices by state: reporting, stale (not seen for 7 days), "
+                                                  + "enrolled with no report yet, revoked."), labels: [("state", state)])
                 .set(Double(states[state] ?? 0))
         }
         let activity = try await store.activityCounts()
-        registry.makeGauge(name: "rollcall_directory_syncs", help: "Directory syncs recorded in the store.").set(Double(activity.directorySyncs))
+        registry.makeGauge(descriptor: metric("directory_syncs", "", "Directory syncs recorded in the store.")).set(Double(activity.directorySyncs))
+        registry.makeGauge(descriptor: metric("directory_last_sync_timestamp", "seconds",
+                                              "When the last directory sync finished, in seconds since 1970 (0: never)."))
+            .set(activity.lastSync?.timeIntervalSince1970 ?? 0)
         for (kind, status, count) in activity.plans {
-            registry.makeGauge(name: "rollcall_plans", labels: [("kind", kind), ("status", status)],
-                               help: "Plans in the store by kind and status.").set(Double(count))
+            registry.makeGauge(descriptor: metric("plans", "", "Plans in the store by kind and status."), labels: [("kind", kind), ("status", status)]).set(Double(count))
         }
         let reported = outboxes.withLock { $0 }
-        registry.makeGauge(name: "rollcall_agent_outbox_pending", help: "Reports queued in agents' outboxes, as their latest snapshots said.")
+        registry.makeGauge(descriptor: metric("agent_outbox_pending", "", "Reports queued in agents' outboxes, as their latest snapshots said."))
             .set(Double(reported.values.reduce(0) { $0 + $1.pending }))
         let oldest = reported.values.compactMap(\.oldestQueuedAt).min()
-        registry.makeGauge(name: "rollcall_agent_outbox_oldest_age_seconds",
-                           help: "Age of the oldest report waiting in any agent's outbox when it last reported (0: none).")
+        registry.makeGauge(descriptor: metric("agent_outbox_oldest_age", "seconds",
+                                              "Age of the oldest report waiting in any agent's outbox when it last reported (0: none)."))
             .set(oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0)
         return registry.emitToBuffer()
     }
@@ -82,14 +88,16 @@ extension ControllerStore {
     }
 
     /// Counts of what command-line runs leave in the store, for the metrics.
-    func activityCounts() async throws -> (directorySyncs: Int, plans: [(String, String, Int)]) {
+    func activityCounts() async throws -> (directorySyncs: Int, lastSync: Date?, plans: [(String, String, Int)]) {
         try await withConnection { db in
-            let syncs = try await db.raw("SELECT count(*) AS n FROM directory_syncs").first(decodingColumn: "n", as: Int.self) ?? 0
+            let syncRow = try await db.raw("SELECT count(*) AS n, max(finished_at) AS last FROM directory_syncs").first()
+            let syncs = try syncRow?.decode(column: "n", as: Int.self) ?? 0
+            let lastSync = try syncRow?.decode(column: "last", as: Int64?.self).map(Date.init(millisecondsSince1970:))
             let plans = try await db.raw("SELECT kind, status, count(*) AS n FROM plans GROUP BY kind, status").all().map { row in
                 (try row.decode(column: "kind", as: String.self), try row.decode(column: "status", as: String.self),
                  try row.decode(column: "n", as: Int.self))
             }
-            return (syncs, plans)
+            return (syncs, lastSync, plans)
         }
     }
 }

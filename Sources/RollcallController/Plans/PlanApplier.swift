@@ -1,5 +1,6 @@
 public import Foundation
 import LDAPKit
+public import Logging
 
 /// Carries out a stored plan against the directory: `rollcall plan apply ID`.
 ///
@@ -15,15 +16,19 @@ public struct PlanApplier: Sendable {
     public var passwords: PasswordsFile?
     public var passwordLength: Int
     public var now: Date
+    /// Hears one entry per item with `ctl.plan.id` and the DN, so the journal holds the same story as the audit log.
+    public var logger: Logger
 
     public init(directory: DirectoryConfiguration, policy: AccountsPolicy, acceptMassChange: Bool, passwords: PasswordsFile? = nil,
-                passwordLength: Int = 12, now: Date = Date()) {
+                passwordLength: Int = 12, now: Date = Date(), logger: Logger = Logger(label: "rollcall", factory: { _ in SwiftLogNoOpLogHandler() })) {
         self.directory = directory
         self.policy = policy
         self.acceptMassChange = acceptMassChange
         self.passwords = passwords
         self.passwordLength = passwordLength
         self.now = now
+        self.logger = logger
+        self.logger[metadataKey: "ctl.directory.url"] = "\(directory.url)"
     }
 
     public struct Outcome: Sendable, Equatable {
@@ -36,7 +41,13 @@ public struct PlanApplier: Sendable {
 
     /// Applies `plan`; `progress` hears one line per item as it completes.
     public func apply(_ plan: Plan, store: ControllerStore, progress: @Sendable (String) -> Void = { _ in }) async throws -> Outcome {
+        var logger = logger
+        logger[metadataKey: "ctl.plan.id"] = "\(plan.id)"
+        logger[metadataKey: "ctl.plan.kind"] = "\(plan.kind.rawValue)"
         if plan.exceedsThreshold, !acceptMassChange {
+            logger.warning("Plan refused: larger than the mass-change threshold", metadata: [
+                "ctl.plan.items": "\(plan.items.count)", "ctl.plan.threshold": "\(plan.threshold)",
+            ])
             try await store.setPlanStatus(plan.id, plan.status, audit: ("plan.apply.refused",
                 "\(plan.items.count) changes exceed the mass-change threshold of \(plan.threshold) (of \(plan.totalAccounts) accounts)"))
             throw PlanError.massChange(plan: plan.id, items: plan.items.count, threshold: plan.threshold, total: plan.totalAccounts)
@@ -51,6 +62,7 @@ public struct PlanApplier: Sendable {
         for account in try await store.directoryAccounts() { syncedGroups[ProtectedAccounts.normalise(account.dn)] = account.groups }
         try await store.setPlanStatus(plan.id, .applying, audit: ("plan.apply.start",
             "\(plan.items.filter { $0.status != .done }.count) of \(plan.items.count) item(s) to do" + (plan.exceedsThreshold ? "; mass change accepted" : "")))
+        logger.notice("Plan apply started", metadata: ["ctl.plan.items": "\(plan.items.count)", "ctl.plan.mass_change_accepted": "\(plan.exceedsThreshold)"])
         var outcome = Outcome()
         for var item in plan.items {
             let counter = "[\(item.position)/\(plan.items.count)]"
@@ -81,17 +93,28 @@ public struct PlanApplier: Sendable {
                     outcome.failed += 1
                 }
                 try await store.recordItem(planID: plan.id, item: item, audit: (auditAction(item), item.outcome ?? ""))
+                logger.log(level: item.status == .failed ? .error : .info, "Plan item \(item.status.rawValue)", metadata: [
+                    "ctl.plan.item": "\(item.position)", "ctl.action": "\(auditAction(item))", "ctl.dn": "\(item.currentDN ?? item.dn)",
+                    "ctl.outcome": "\(item.outcome ?? "")",
+                ])
                 progress("\(counter) \(item.status == .failed ? "FAILED" : item.status == .skipped ? "skipped" : "done") \(item.currentDN ?? item.dn): \(item.outcome ?? "")")
             } catch let error as LDAPError {
                 item.status = .failed
                 item.outcome = error.description
                 outcome.failed += 1
                 try await store.recordItem(planID: plan.id, item: item, audit: (auditAction(item) + ".failed", error.description))
+                logger.error("Plan item failed", metadata: [
+                    "ctl.plan.item": "\(item.position)", "ctl.action": "\(auditAction(item))", "ctl.dn": "\(item.dn)", "ctl.outcome": "\(error.description)",
+                ])
                 progress("\(counter) FAILED \(item.dn): \(error.description)")
                 if error.code < 0 { throw error }  // the connection is gone: stop, the rest stays pending for the next run
             }
         }
         let status: Plan.Status = outcome.failed > 0 ? .incomplete : .applied
+        logger.notice("Plan apply finished", metadata: [
+            "ctl.plan.status": "\(status.rawValue)", "ctl.plan.done": "\(outcome.done)", "ctl.plan.already": "\(outcome.alreadyInEffect)",
+            "ctl.plan.skipped": "\(outcome.skipped)", "ctl.plan.failed": "\(outcome.failed)",
+        ])
         try await store.setPlanStatus(plan.id, status, audit: ("plan.apply.finish",
             "\(outcome.done) done, \(outcome.alreadyInEffect) already in effect, \(outcome.skipped) skipped, \(outcome.failed) failed"
                 + (passwords.map { "; \($0.written) temporary password(s) written to \($0.path)" } ?? "")))

@@ -34,12 +34,21 @@ public struct SoftwarePackage: Codable, Sendable, Equatable, Hashable {
     public var architecture: String?
     public var source: Source
     public var state: State
+    /// dpkg's `Section` (`web`, `non-free/video`, `multiverse/net`): where the archive files it, which says whether it
+    /// came from a free archive area. Nil for snaps and flatpaks, and from older agents.
+    public var section: String?
+    /// dpkg's `Maintainer`: a package from a vendor's own repository (Google, Microsoft, Zoom) names the vendor here,
+    /// which is how licence reconciliation spots commercial software nobody has recorded a licence for.
+    public var maintainer: String?
 
-    public init(name: String, version: String, architecture: String?, source: Source, state: State) {
+    public init(name: String, version: String, architecture: String?, source: Source, state: State,
+                section: String? = nil, maintainer: String? = nil) {
         self.name = name
         self.version = version
         self.architecture = architecture
         self.source = source
         self.state = state
+        self.section = section
+        self.maintainer = maintainer
     }
 }

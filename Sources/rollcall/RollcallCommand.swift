@@ -15,7 +15,7 @@ struct RollcallCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, EnrolToken.self, Devices.self, Directory.self, HR.self, Accounts.self, Passwords.self, Offboard.self, PlanCommand.self,
-            Equipment.self, Media.self, USB.self, Posture.self, Incidents.self, Audit.self, Report.self,
+            Equipment.self, Licences.self, Media.self, USB.self, Posture.self, Incidents.self, Audit.self, Report.self,
         ])
 }
 

@@ -19,6 +19,11 @@ struct SoftwareCollectorTests {
         let unqualified = report.software.packages.filter { $0.source == .dpkg }
             .map { "\($0.name.split(separator: ":").first.map(String.init) ?? $0.name)\t\($0.version)" }.sorted()
         #expect(unqualified == plain)
+        // Section and Maintainer, which licence reconciliation reads to spot vendors' packages.
+        let described = try runProgram("/usr/bin/dpkg-query", ["-W", "-f=${binary:Package}\t${Section}\t${Maintainer}\n"])
+            .split(separator: "\n").map(String.init).sorted()
+        let ours = report.software.packages.filter { $0.source == .dpkg }.map { "\($0.name)\t\($0.section ?? "")\t\($0.maintainer ?? "")" }.sorted()
+        #expect(ours == described)
     }
 
     @Test("the captured firecracker VM's dpkg database parses to the dpkg-query output captured with it")

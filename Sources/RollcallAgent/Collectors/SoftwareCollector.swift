@@ -29,6 +29,8 @@ enum DpkgStatusParser {
         var architecture: String?
         var multiArchSame = false
         var state: String?
+        var section: String?
+        var maintainer: String?
     }
 
     static func parse(_ bytes: [UInt8]) -> [SoftwarePackage] {
@@ -59,6 +61,10 @@ enum DpkgStatusParser {
                         current.multiArchSame = value == "same"
                     } else if let value = fieldValue(line, "Status") {
                         current.state = value.split(separator: " ").last.map(String.init)
+                    } else if let value = fieldValue(line, "Section") {
+                        current.section = value
+                    } else if let value = fieldValue(line, "Maintainer") {
+                        current.maintainer = value
                     }
                 }
                 lineStart = lineEnd + 1
@@ -79,7 +85,7 @@ enum DpkgStatusParser {
             }
             packages.append(SoftwarePackage(
                 name: displayName, version: stanza.version ?? "", architecture: stanza.architecture,
-                source: .dpkg, state: state))
+                source: .dpkg, state: state, section: stanza.section, maintainer: stanza.maintainer))
         }
         packages.sort { ($0.name, $0.architecture ?? "") < ($1.name, $1.architecture ?? "") }
         return packages

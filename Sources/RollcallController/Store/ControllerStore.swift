@@ -121,10 +121,12 @@ public final class ControllerStore: @unchecked Sendable {
                 try await Self.recordPosture(report, deviceID: deviceID, db)
                 try await db.delete(from: "device_packages").where("device_id", .equal, deviceID).run()
                 for chunk in report.software.packages.chunked(into: 500) {
-                    var insert = db.insert(into: "device_packages").columns("device_id", "source", "name", "version", "architecture", "state")
+                    var insert = db.insert(into: "device_packages")
+                        .columns("device_id", "source", "name", "version", "architecture", "state", "section", "maintainer")
                     for package in chunk {
                         insert = insert.values(SQLBind(deviceID), SQLBind(package.source.rawValue), SQLBind(package.name),
-                                               SQLBind(package.version), SQLBind(package.architecture), SQLBind(package.state.rawValue))
+                                               SQLBind(package.version), SQLBind(package.architecture), SQLBind(package.state.rawValue),
+                                               SQLBind(package.section), SQLBind(package.maintainer))
                     }
                     try await insert.run()
                 }

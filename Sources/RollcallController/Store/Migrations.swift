@@ -332,6 +332,27 @@ enum Migrations {
                 .run()
             try await db.create(index: "incidents_by_device").on("incidents").column("device_id").run()
         },
+        Migration(number: 8, name: "the licence register; packages' section and maintainer") { db in
+            // Where dpkg files a package and who maintains it: how reconciliation spots commercial software that no
+            // licence covers. Rows from older agents stay NULL.
+            try await db.raw("ALTER TABLE device_packages ADD COLUMN section TEXT").run()
+            try await db.raw("ALTER TABLE device_packages ADD COLUMN maintainer TEXT").run()
+            try await db.create(table: "licences")
+                .column("id", type: .int, .primaryKey(autoIncrement: true))
+                .column("product", type: .text, .notNull)
+                .column("vendor", type: .text)
+                .column("kind", type: .text, .notNull)
+                .column("seats", type: .int)
+                .column("expires_on", type: .text)
+                .column("reference", type: .text)
+                .column("match", type: .text, .notNull)
+                .column("versions", type: .text)
+                .column("notes", type: .text)
+                .column("line", type: .int, .notNull)
+                .column("file", type: .text, .notNull)
+                .column("imported_at", type: .bigint, .notNull)
+                .run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

@@ -79,6 +79,12 @@ echo "== rollcall usb events"
 echo
 echo "== rollcall incidents list"
 "$BIN/rollcall" incidents list --config "$WORK/controller.toml"
+echo
+echo "== rollcall licences import controller/sample-licences.csv (the school's licence register)"
+"$BIN/rollcall" licences import controller/sample-licences.csv --config "$WORK/controller.toml"
+echo
+echo "== rollcall licences reconcile (seats against this machine's packages; vendors' packages nobody licensed)"
+"$BIN/rollcall" licences reconcile --config "$WORK/controller.toml"
 REPORT="$PWD/rollcall-report.html"
 "$BIN/rollcall" report --format html --output "$REPORT" --config "$WORK/controller.toml"
 curl -sS --fail --cacert "$WORK/tls/controller.crt" "$URL/report?format=csv" > "$WORK/report.csv"
@@ -128,7 +134,8 @@ echo
 echo "== rollcall accounts plan (leavers and the roster from the HR import, stale after 120 days)"
 "${RC[@]}" accounts plan "${CONFIG[@]}"
 echo
-echo "== rollcall offboard plan (leavers whose date has passed: accounts, equipment to get back, licences)"
+"${RC[@]}" licences import controller/sample-licences.csv "${CONFIG[@]}" > /dev/null
+echo "== rollcall offboard plan (leavers whose date has passed: accounts, equipment to get back, per-user licences)"
 "${RC[@]}" offboard plan "${CONFIG[@]}"
 OFFBOARD_ID="$("${RC[@]}" plan list --format csv "${CONFIG[@]}" | awk -F, '$2 == "offboarding" { print $1; exit }')"
 CHECKLIST="$PWD/rollcall-offboarding.html"

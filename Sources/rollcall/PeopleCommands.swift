@@ -308,7 +308,8 @@ struct Offboard: AsyncParsableCommand {
                 let accounts = try await store.directoryAccounts()
                 let leavers = try await store.people(status: .left)
                 let result = OffboardingPlanner(policy: configuration.accounts)
-                    .plan(leavers: leavers, accounts: accounts, equipment: try await store.equipment(policy: configuration.equipment))
+                    .plan(leavers: leavers, accounts: accounts, equipment: try await store.equipment(policy: configuration.equipment),
+                          licences: try await LicenceReconciliation.run(store: store))
                 guard !result.leavers.isEmpty else { return "No leavers to offboard: everyone who has left is offboarded.\n" }
                 var notes = result.notes
                 if try await store.lastDirectorySync() == nil {

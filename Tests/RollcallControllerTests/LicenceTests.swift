@@ -50,7 +50,8 @@ struct LicenceTests {
                                    package("teamviewer", "15.59.3", section: "net", maintainer: "TeamViewer GmbH <support@teamviewer.com>"),
                                    package("unrar", "1:6.2.6-1", section: "non-free/utils", maintainer: "Debian med team <x@lists.debian.org>"),
                                    package("com.spotify.Client", "1.2.48", .flatpak)]),
-            ("staff-04", "LAP-0004", [package("zoom-client", "6.2.11", .snap)]),
+            ("staff-04", "LAP-0004", [package("zoom-client", "6.2.11", .snap),
+                                      package("libutempter0", "1.2.1-3", section: "libs", maintainer: "Christian Göttsche <cgzones@googlemail.com>")]),
             ("staff-05", "LAP-0005", [package("us.zoom.Zoom", "6.2.0", .flatpak)]),
             ("staff-06", "LAP-0006", [package("zoom-client", "6.2.11", .snap), package("libreoffice-core:i386", "4:7.5.9-1", section: "editors")]),
             ("old-07", "PC-0007", [package("google-chrome-stable", "120.0.1-1", section: "web", maintainer: chromeTeam)]),
@@ -108,6 +109,14 @@ struct LicenceTests {
         #expect(flagged["code"]?.reason.contains("Microsoft") == true)
         #expect(flagged["teamviewer"]?.reason.contains("TeamViewer GmbH") == true)
         #expect(flagged["unrar"]?.reason.contains("non-free") == true)
+
+        // Offboarding Jane Smith would list the Zoom seat her two laptops hold.
+        let jane = try #require(try await fixture.store.people().first { $0.joinKey == "S1002" })
+        #expect(OffboardingPlanner.licenceNotes(for: jane, result) == [
+            "Zoom Education (per user, ZM-2026, ZM-2025): installed on staff-04, staff-05 issued to them; release their seat with Zoom once the machines are back",
+        ])
+        let bob = try #require(try await fixture.store.people().first { $0.joinKey == "S1003" })
+        #expect(OffboardingPlanner.licenceNotes(for: bob, result) == ["None of the 1 per-user licence(s) on the register is installed on equipment issued to Bob."])
 
         let report = LicenceReport(result)
         let csv = report.csv().split(separator: "\r\n")

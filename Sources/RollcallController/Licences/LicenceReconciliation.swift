@@ -182,9 +182,17 @@ enum CommercialSoftware {
         if own.contains(bare) { return nil }
         if let maintainer {
             let lower = maintainer.lowercased()
-            let domain = lower.split(separator: "@").last.map { String($0.prefix { $0 != ">" }) } ?? ""
+            // `Name <address>`: the vendor is a word of the name or the address's domain (microsoft.com), never a
+            // fragment of it (a Debian developer at googlemail.com is not Google).
+            let name = String(lower.prefix { $0 != "<" })
+            let domain = lower.contains("@") ? String(lower.split(separator: "@").last?.prefix { $0 != ">" } ?? "") : ""
+            let domainLabels = domain.split(separator: ".").map(String.init)
             let distribution = distributionDomains.contains { domain == $0 || domain.hasSuffix("." + $0) }
-            if !distribution, let vendor = vendors.first(where: { lower.contains($0) }) {
+            let named = { (vendor: String) in
+                name.range(of: "\\b\(NSRegularExpression.escapedPattern(for: vendor))\\b", options: .regularExpression) != nil
+                    || (domainLabels.count >= 2 && domainLabels[domainLabels.count - 2] == vendor)
+            }
+            if !distribution, let vendor = vendors.first(where: named) {
                 return "packaged by \(vendor.capitalized)'s own repository (Maintainer: \(maintainer))"
             }
             if !distribution, lower.range(of: #"\b(inc\.?|ltd\.?|limited|llc|gmbh|corporation|corp\.?|plc|s\.a\.|b\.v\.)(\s|<|,|$)"#,

@@ -72,6 +72,28 @@ public struct OffboardingPlanner: Sendable {
         public var licenceNotes: [String]
     }
 
+    /// The per-user seats a leaver's machines hold, to release once the machines are back.
+    static func licenceNotes(for person: Person, _ licences: LicenceReconciliation?) -> [String] {
+        guard let licences, !licences.products.isEmpty else {
+            return ["No licence register yet (`rollcall licences import`): per-user licences cannot be listed; check the school's subscriptions by hand."]
+        }
+        let perUser = licences.products.filter { $0.kind == .perUser }
+        var notes: [String] = []
+        for product in perUser {
+            let theirs = product.machines.filter { $0.holder == person.joinKey }
+            guard !theirs.isEmpty else { continue }
+            notes.append("\(product.product) (per user\(product.references.isEmpty ? "" : ", \(product.references.joined(separator: ", "))")): "
+                + "installed on \(theirs.map { $0.hostname ?? $0.deviceID }.joined(separator: ", ")) issued to them; release their seat "
+                + "with \(product.vendor ?? "the vendor") once the machine\(theirs.count == 1 ? " is" : "s are") back")
+        }
+        if notes.isEmpty {
+            notes.append(perUser.isEmpty
+                ? "The licence register has no per-user licences: nothing to reclaim for \(person.forename)."
+                : "None of the \(perUser.count) per-user licence(s) on the register is installed on equipment issued to \(person.forename).")
+        }
+        return notes
+    }
+
     public struct Result: Sendable {
         public var items: [PlanItem]
         public var leavers: [Leaver]
@@ -84,7 +106,10 @@ public struct OffboardingPlanner: Sendable {
         }
     }
 
-    public func plan(leavers people: [Person], accounts: [DirectoryAccount], equipment: [EquipmentEntry]) -> Result {
+    /// `licences`: the latest reconciliation, whose per-user products name the register holder of each machine;
+    /// nil or empty when the school has no licence register in Rollcall yet.
+    public func plan(leavers people: [Person], accounts: [DirectoryAccount], equipment: [EquipmentEntry],
+                     licences: LicenceReconciliation? = nil) -> Result {
         let protection = ProtectedAccounts(policy)
         var accountsByKey: [String: [DirectoryAccount]] = [:]
         for account in accounts { if let key = account.joinKey { accountsByKey[key, default: []].append(account) } }
@@ -117,7 +142,7 @@ public struct OffboardingPlanner: Sendable {
             }
             leavers.append(Leaver(person: person, accountNotes: accountNotes,
                                   equipment: (equipmentByKey[person.joinKey] ?? []).map(\.assetTag).sorted(),
-                                  licenceNotes: ["No licence register yet (`rollcall licences import`): per-user licences cannot be listed; check the school's subscriptions by hand."]))
+                                  licenceNotes: Self.licenceNotes(for: person, licences)))
         }
         if notYet > 0 { notes.append("\(notYet) leaver(s) with a leaving date still to come: not in this plan.") }
         let protectedCount = leavers.reduce(0) { $0 + $1.accountNotes.filter { $0.contains("is protected") }.count }

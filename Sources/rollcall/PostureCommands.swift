@@ -1,6 +1,6 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
-import RollcallController
+public import RollcallController
 import RollcallProtocol
 
 struct Media: AsyncParsableCommand {
@@ -147,25 +147,150 @@ struct Posture: AsyncParsableCommand {
     }
 }
 
+extension IncidentCategory: ExpressibleByArgument {}
+extension IncidentAction: ExpressibleByArgument {}
+
 struct Incidents: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The incident log (unapproved USB storage opens incidents by itself).", subcommands: [List.self], defaultSubcommand: List.self)
+        abstract: "The e-safety incident log: unapproved USB storage opens incidents by itself; people log the rest.",
+        subcommands: [List.self, Show.self, Add.self, Update.self], defaultSubcommand: List.self)
+
+    static func row(_ incident: Incident) -> [String] {
+        [String(incident.id), incident.occurredAt.formatted(Date.ISO8601FormatStyle()), incident.category?.label ?? incident.kind, incident.location ?? "-",
+         incident.involved ?? "-", incident.description, incident.actions.isEmpty ? "-" : incident.actions.map(\.label).joined(separator: "; "),
+         incident.outcome ?? "-", incident.status.rawValue]
+    }
+
+    static let headers = ["ID", "WHEN", "CATEGORY", "WHERE", "WHO", "WHAT", "ACTION TAKEN", "OUTCOME", "STATUS"]
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List incidents, oldest first.")
 
         @OptionGroup var options: ControllerOptions
 
+        @Flag(help: "Only those still open.")
+        var open = false
+
         @Option(help: "Output format: table, csv or json.")
         var format: ListFormat = .table
 
         func run() async throws {
-            let incidents = try await options.withStore(try options.load()) { try await $0.incidents() }
-            let rows = incidents.map {
-                [String($0.id), $0.occurredAt.formatted(Date.ISO8601FormatStyle()), $0.kind, $0.location ?? "-", $0.involved ?? "-", $0.description,
-                 $0.status]
-            }
-            try emit(format, headers: ["ID", "WHEN", "KIND", "WHERE", "WHO", "WHAT", "STATUS"], rows: rows, json: incidents, empty: "No incidents logged.")
+            let incidents = try await options.withStore(try options.load()) { try await $0.incidents(status: open ? .open : nil) }
+            try emit(format, headers: Incidents.headers, rows: incidents.map(Incidents.row), json: incidents, empty: "No incidents logged.")
         }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One incident with its history from the audit log.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Argument(help: "The incident's number.")
+        var id: Int
+
+        func run() async throws {
+            let (incident, history) = try await options.withStore(try options.load()) { store in
+                (try await store.incident(id: id), try await store.incidentHistory(id: id))
+            }
+            guard let incident else { throw ValidationError(IncidentError.unknown(id: id).description) }
+            for (name, value) in zip(Incidents.headers, Incidents.row(incident)) { print("\(name.lowercased()): \(value)") }
+            print("reported by: \(incident.reportedBy)\nlogged: \(incident.openedAt.formatted(Date.ISO8601FormatStyle()))")
+            if let device = incident.deviceID { print("device: \(device)") }
+            print("history:")
+            for entry in history { print("  \(entry.at.formatted(Date.ISO8601FormatStyle())) \(entry.actor) \(entry.action): \(entry.detail)") }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Log an incident someone reported.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Option(help: "What it was about: \(IncidentCategory.allCases.filter { $0 != .usbStorage }.map(\.rawValue).joined(separator: ", ")).")
+        var category: IncidentCategory
+
+        @Option(help: "What happened, with the devices and user names involved.")
+        var description: String
+
+        @Option(help: "Who reported it (default: you).")
+        var reportedBy: String?
+
+        @Option(help: "When it happened: yyyy-mm-dd or yyyy-mm-ddThh:mm (UTC); default now.")
+        var when: String?
+
+        @Option(name: .customLong("where"), help: "Where it happened (room, site, online service).")
+        var location: String?
+
+        @Option(help: "Who was involved.")
+        var who: String?
+
+        @Option(help: "An enrolled device involved (its id from `rollcall devices list`).")
+        var device: String?
+
+        @Option(help: "Action taken, repeatable: \(IncidentAction.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var action: [IncidentAction] = []
+
+        @Option(help: "The outcome, if known already.")
+        var outcome: String?
+
+        func run() async throws {
+            guard category != .usbStorage else { throw ValidationError("usb-unapproved incidents are opened by the controller from agents' events.") }
+            let occurred = try when.map(Incidents.parseTime) ?? Date()
+            let new = NewIncident(category: category, occurredAt: occurred, reportedBy: reportedBy, location: location, involved: who,
+                                  description: description, deviceID: device, actions: action, outcome: outcome)
+            let incident = try await options.withStore(try options.load()) { try await $0.addIncident(new) }
+            print("Logged incident \(incident.id) (\(category.label)).")
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record actions taken and the outcome; close or reopen. Every change is audited.")
+
+        @OptionGroup var options: ControllerOptions
+
+        @Argument(help: "The incident's number.")
+        var id: Int
+
+        @Option(help: "Add an action taken, repeatable: \(IncidentAction.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var action: [IncidentAction] = []
+
+        @Option(help: "Remove an action recorded by mistake, repeatable.")
+        var removeAction: [IncidentAction] = []
+
+        @Option(help: "The outcome.")
+        var outcome: String?
+
+        @Option(name: .customLong("where"), help: "Where it happened.")
+        var location: String?
+
+        @Option(help: "Who was involved.")
+        var who: String?
+
+        @Flag(help: "Close it (needs an outcome).")
+        var close = false
+
+        @Flag(help: "Reopen it.")
+        var reopen = false
+
+        func run() async throws {
+            guard !(close && reopen) else { throw ValidationError("--close and --reopen together: choose one.") }
+            let update = IncidentUpdate(addActions: action, removeActions: removeAction, outcome: outcome, location: location, involved: who,
+                                        status: close ? .closed : reopen ? .open : nil)
+            let incident = try await options.withStore(try options.load()) { try await $0.updateIncident(id: id, update) }
+            print("Incident \(incident.id): \(incident.status.rawValue); action taken: "
+                  + (incident.actions.isEmpty ? "none yet" : incident.actions.map(\.label).joined(separator: "; ")) + "; outcome: \(incident.outcome ?? "not yet").")
+        }
+    }
+
+    /// `2026-11-20` or `2026-11-20T10:15` (UTC).
+    static func parseTime(_ text: String) throws -> Date {
+        for format in ["yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm", "yyyy-MM-dd"] {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_GB_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date }
+        }
+        throw ValidationError("'\(text)' is not a time: yyyy-mm-dd or yyyy-mm-ddThh:mm")
     }
 }

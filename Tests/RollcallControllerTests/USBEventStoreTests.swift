@@ -29,7 +29,7 @@ struct USBEventStoreTests {
             let incidents = try await store.incidents()
             #expect(incidents.count == 1)
             let incident = try #require(incidents.first)
-            #expect(incident.kind == "usb-unapproved" && incident.status == "open" && incident.involved == "ada" && incident.usbEventID == add.eventID.uuidString)
+            #expect(incident.kind == "usb-unapproved" && incident.status == .open && incident.involved == "ada" && incident.usbEventID == add.eventID.uuidString)
             #expect(incident.description == "Unapproved USB storage SanDisk Cruzer Blade (0781:5567, serial 4C530001220528110093) plugged into port 2-1 of dev-1; the agent switched it off")
             let events = try await store.usbEvents()
             #expect(events.count == 1 && events[0].approved == false && events[0].blocked && events[0].incidentID == incident.id)

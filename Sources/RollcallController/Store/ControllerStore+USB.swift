@@ -48,24 +48,6 @@ public struct USBEventRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// One entry of the incident log.
-public struct Incident: Codable, Sendable, Equatable {
-    public var id: Int
-    /// `usb-unapproved`, or `manual` for one a person logged.
-    public var kind: String
-    public var openedAt: Date
-    public var occurredAt: Date
-    public var reportedBy: String
-    public var location: String?
-    public var involved: String?
-    public var description: String
-    public var deviceID: String?
-    public var usbEventID: String?
-    public var actionTaken: String?
-    public var outcome: String?
-    public var status: String
-}
-
 /// Why a media approval was refused.
 public enum MediaError: Error, CustomStringConvertible, Equatable {
     case malformedID(String)
@@ -206,22 +188,6 @@ extension ControllerStore {
                     consoleUsers: try row.decode(column: "console_users", as: String.self).split(separator: ",").map(String.init),
                     approved: try row.decode(column: "approved", as: Int.self) != 0, blocked: try row.decode(column: "blocked", as: Int.self) != 0,
                     blockError: try row.decode(column: "block_error", as: String?.self), incidentID: try row.decode(column: "incident_id", as: Int?.self))
-            }
-        }
-    }
-
-    public func incidents() async throws -> [Incident] {
-        try await withConnection { db in
-            try await db.raw("SELECT * FROM incidents ORDER BY id").all().map { row in
-                Incident(
-                    id: try row.decode(column: "id", as: Int.self), kind: try row.decode(column: "kind", as: String.self),
-                    openedAt: Date(millisecondsSince1970: try row.decode(column: "opened_at", as: Int64.self)),
-                    occurredAt: Date(millisecondsSince1970: try row.decode(column: "occurred_at", as: Int64.self)),
-                    reportedBy: try row.decode(column: "reported_by", as: String.self), location: try row.decode(column: "location", as: String?.self),
-                    involved: try row.decode(column: "involved", as: String?.self), description: try row.decode(column: "description", as: String.self),
-                    deviceID: try row.decode(column: "device_id", as: String?.self), usbEventID: try row.decode(column: "usb_event_id", as: String?.self),
-                    actionTaken: try row.decode(column: "action_taken", as: String?.self), outcome: try row.decode(column: "outcome", as: String?.self),
-                    status: try row.decode(column: "status", as: String.self))
             }
         }
     }

@@ -4,7 +4,9 @@ import Foundation
 /// can be read back with `journalctl --namespace` without touching the machine's journal.
 ///
 /// Needs root and systemd's journald binary; `unavailable` says why not, for the test to skip with.
-public final class JournalNamespace: @unchecked Sendable {  // one test task owns it; Process is not annotated
+///
+/// `@unchecked Sendable`: one test task owns it from start to `stop()`; `Process` is not annotated.
+public final class JournalNamespace: @unchecked Sendable {
     public static let daemon = "/lib/systemd/systemd-journald"
 
     public static var unavailable: String? {

@@ -73,17 +73,9 @@ public struct EquipmentImport: Sendable {
     }
 
     public func run(into store: ControllerStore) async throws -> Summary {
-        var (reader, chosen, _) = try CSVReader.open(path, forced: encoding)
-        var records: [CSVReader.Record] = []
-        do {
-            while let record = try reader.next() { if !record.isBlank { records.append(record) } }
-        } catch {
-            throw ImportError.syntax(file: path, problem: ImportProblem(error))
-        }
-        guard !records.isEmpty else { throw ImportError.empty(file: path, message: "the file is empty: no header row, no equipment") }
+        let (records, chosen) = try CSVReader.registerRecords(path, forced: encoding, what: "equipment")
         let header = try ImportHeader<EquipmentField>.resolve(records[0], names: EquipmentField.names,
                                                               missing: { _ in "rename the column to 'Asset Tag'" }, file: path)
-        guard records.count > 1 else { throw ImportError.empty(file: path, message: "the file has a header row but no equipment") }
 
         let people = try await store.peopleKeys()
         var problems = ImportProblems()

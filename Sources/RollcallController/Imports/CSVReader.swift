@@ -65,6 +65,21 @@ struct CSVReader {
         return (CSVReader(ScalarDecoder(bytes, encoding: encoding, skipping: bom ? 1 : 0)), encoding, bom)
     }
 
+    /// A small register (equipment, licences) read whole: its non-blank records, at least a header and one row, or
+    /// the error naming the file and the first bad place. `what` names the rows for the empty-file messages.
+    static func registerRecords(_ path: String, forced: TextEncoding?, what: String) throws(ImportError) -> (records: [Record], encoding: TextEncoding) {
+        var (reader, encoding, _) = try open(path, forced: forced)
+        var records: [Record] = []
+        do {
+            while let record = try reader.next() { if !record.isBlank { records.append(record) } }
+        } catch {
+            throw .syntax(file: path, problem: ImportProblem(error))
+        }
+        guard !records.isEmpty else { throw .empty(file: path, message: "the file is empty: no header row, no \(what)") }
+        guard records.count > 1 else { throw .empty(file: path, message: "the file has a header row but no \(what)") }
+        return (records, encoding)
+    }
+
     init(_ text: String, separator: Unicode.Scalar = ",") {
         self.init(ScalarDecoder(ByteReader(bytes: Array(text.utf8)), encoding: .utf8), separator: separator)
     }

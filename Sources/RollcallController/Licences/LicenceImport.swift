@@ -103,14 +103,7 @@ public struct LicenceImport: Sendable {
     }
 
     public func run(into store: ControllerStore) async throws -> Summary {
-        var (reader, chosen, _) = try CSVReader.open(path, forced: encoding)
-        var records: [CSVReader.Record] = []
-        do {
-            while let record = try reader.next() { if !record.isBlank { records.append(record) } }
-        } catch {
-            throw ImportError.syntax(file: path, problem: ImportProblem(error))
-        }
-        guard !records.isEmpty else { throw ImportError.empty(file: path, message: "the file is empty: no header row, no licences") }
+        let (records, chosen) = try CSVReader.registerRecords(path, forced: encoding, what: "licences")
         let header = try ImportHeader<LicenceField>.resolve(records[0], names: LicenceField.names, missing: { field in
             switch field {
             case .match: "add a 'Match' column with the packages each licence covers (e.g. google-chrome-*; snap:zoom-client)"
@@ -118,7 +111,6 @@ public struct LicenceImport: Sendable {
             default: "rename the column to 'Product'"
             }
         }, file: path)
-        guard records.count > 1 else { throw ImportError.empty(file: path, message: "the file has a header row but no licences") }
 
         var problems = ImportProblems()
         var licences: [Licence] = []

@@ -28,6 +28,7 @@ public struct Incident: Codable, Sendable, Equatable {
 }
 
 extension ControllerStore {
+    /// The log oldest first, as the schools' paper log reads; `status` narrows it to what still needs following up.
     public func incidents(status: Incident.Status? = nil) async throws -> [Incident] {
         try await withConnection { db in
             try await db.raw("SELECT * FROM incidents WHERE \(bind: status?.rawValue) IS NULL OR status = \(bind: status?.rawValue) ORDER BY id")
@@ -35,6 +36,7 @@ extension ControllerStore {
         }
     }
 
+    /// One incident, nil when there is none by that number (the command line turns that into its own error).
     public func incident(id: Int) async throws -> Incident? {
         try await withConnection { db in try await db.raw("SELECT * FROM incidents WHERE id = \(bind: id)").first().map(Self.incident) }
     }

@@ -126,6 +126,7 @@ extension ControllerStore {
         }
     }
 
+    /// The register as imported, by product then by its line in the file, so purchases of one product sit together.
     public func licences() async throws -> [Licence] {
         try await withConnection { db in
             try await db.select().column(SQLLiteral.all).from("licences").orderBy("product").orderBy("line")

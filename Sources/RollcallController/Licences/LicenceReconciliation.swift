@@ -79,8 +79,8 @@ public struct LicenceReconciliation: Sendable, Codable, Equatable {
     /// Enrolled devices with a report, of which the figures are drawn.
     public var devicesReporting: Int
 
-    /// Reconciles the register in the store against the latest reports: rules are tried once per package title,
-    /// then against the installations of the matching titles only, so the cost follows the register, not the estate.
+    /// Reconciles the register in the store against the latest reports. One grouped pass over the installed packages
+    /// gives the titles; rules are tried once per title, and only the matching titles' installations are loaded.
     public static func run(store: ControllerStore, now: Date = Date(), expiryWarningDays: Int = 60) async throws -> LicenceReconciliation {
         let licences = try await store.licences()
         let titles = try await store.packageTitles()

@@ -6,7 +6,7 @@ public import Logging
 /// Where a Rollcall executable's log lines go, chosen once at start.
 ///
 /// Under systemd the lines become journal entries with their metadata as fields of their own, so a technician can
-/// ask `journalctl -u rollcall ROLLCALL_DEVICE_ID=42` or `ROLLCALL_PLAN_ID=7` instead of grepping text; at a terminal
+/// ask `journalctl -u rollcall CTL_DEVICE_ID=42` or `journalctl -t rollcall CTL_PLAN_ID=7` instead of grepping text; at a terminal
 /// they are one readable line each with the metadata as `key=value` pairs.
 public enum LogDestination: Sendable, Equatable {
     /// journald's native protocol: one datagram per entry on this socket (`/run/systemd/journal/socket`).
@@ -19,20 +19,24 @@ public enum LogDestination: Sendable, Equatable {
     /// stream it connected to stderr; when stderr is still that stream, the service runs under journald.
     /// `ROLLCALL_JOURNAL_SOCKET` forces the journal (the tests point it at a journald namespace of their own).
     public static func detect(environment: [String: String]) -> LogDestination {
-        if let path = environment["ROLLCALL_JOURNAL_SOCKET"], !path.isEmpty { return .journal(socketPath: path) }
+        if let path = forcedSocket(environment) { return .journal(socketPath: path) }
         guard let stream = environment["JOURNAL_STREAM"], stderrIs(journalStream: stream) else {
             return .standardError(syslogPriorityPrefix: false)
         }
-        let socket = "/run/systemd/journal/socket"
-        return access(socket, W_OK) == 0 ? .journal(socketPath: socket) : .standardError(syslogPriorityPrefix: true)
+        return access(systemSocket, W_OK) == 0 ? .journal(socketPath: systemSocket) : .standardError(syslogPriorityPrefix: true)
+    }
+
+    static let systemSocket = "/run/systemd/journal/socket"
+
+    static func forcedSocket(_ environment: [String: String]) -> String? {
+        environment["ROLLCALL_JOURNAL_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The journal alone, for commands a technician runs at a terminal (`rollcall plan apply`): their terminal output
     /// is the progress they asked for, and the journal gets the same record the way `useradd` leaves one in syslog.
     /// Nil where no journald listens.
     public static func journalOnly(environment: [String: String]) -> LogDestination? {
-        let forced = environment["ROLLCALL_JOURNAL_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
-        let socket = forced ?? "/run/systemd/journal/socket"
+        let socket = forcedSocket(environment) ?? systemSocket
         return JournalSocket.shared(path: socket) == nil ? nil : .journal(socketPath: socket)
     }
 
@@ -59,7 +63,7 @@ public struct ServiceLogHandler: LogHandler {
 
     /// A logger for `label` that writes to `destination` only, whatever the process-wide bootstrap chose.
     public static func logger(label: String, destination: LogDestination, environment: [String: String]) -> Logger {
-        let level = environment["ROLLCALL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let level = level(environment)
         return Logger(label: label) { label in ServiceLogHandler(label: label, destination: destination, level: level) }
     }
 
@@ -76,8 +80,13 @@ public struct ServiceLogHandler: LogHandler {
     /// `ROLLCALL_LOG_LEVEL` (trace, debug, info, notice, warning, error, critical), `info` by default.
     public static func bootstrap(environment: [String: String]) {
         let destination = LogDestination.detect(environment: environment)
-        let level = environment["ROLLCALL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let level = level(environment)
         LoggingSystem.bootstrap { label in ServiceLogHandler(label: label, destination: destination, level: level) }
+    }
+
+    /// `ROLLCALL_LOG_LEVEL`, `info` when unset or not a level.
+    static func level(_ environment: [String: String]) -> Logger.Level {
+        environment["ROLLCALL_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -91,8 +100,7 @@ public struct ServiceLogHandler: LogHandler {
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
         if let error = event.error { merged["error"] = "\(error)" }
-        switch sink {
-        case .journal(let socket):
+        if case .journal(let socket) = sink {
             var fields: [(String, String)] = [
                 ("MESSAGE", message.description), ("PRIORITY", String(Self.syslogPriority(level))),
                 ("SYSLOG_IDENTIFIER", label), ("CODE_FILE", file), ("CODE_LINE", String(line)), ("CODE_FUNC", function),
@@ -100,12 +108,11 @@ public struct ServiceLogHandler: LogHandler {
             for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
                 fields.append((Self.journalFieldName(key), value.description))
             }
-            if !socket.send(JournalSocket.encode(fields)) {
-                Self.writeStandardError(Self.line(level: level, label: label, message: message, metadata: merged, prefix: Self.stderrIsJournal))
-            }
-        case .standardError(let prefix):
-            Self.writeStandardError(Self.line(level: level, label: label, message: message, metadata: merged, prefix: prefix))
+            if socket.send(JournalSocket.encode(fields)) { return }
         }
+        // At a terminal, on a bare journal stream, or when journald refused the datagram: one line on stderr.
+        let prefix = if case .standardError(let prefix) = sink { prefix } else { Self.stderrIsJournal }
+        Self.writeStandardError(Self.line(level: level, label: label, message: message, metadata: merged, prefix: prefix))
     }
 
     /// Whether a line written to stderr lands in the journal, where the `<N>` prefix sets its priority.

@@ -44,6 +44,14 @@ public struct Licence: Sendable, Codable, Equatable {
     public var notes: String?
     /// Where it came from, for errors and the audit log.
     public var line: Int
+
+    /// Purchases with the same key are one product, whatever the spelling (`Zoom Education`, `zoom education`).
+    var productKey: String { ImportHeader<LicenceField>.normalise(product) }
+
+    /// One purchase of a product: the register's identity of a row across imports.
+    static func purchaseKey(product: String, reference: String?) -> String {
+        ImportHeader<LicenceField>.normalise(product) + "\u{1F}" + (reference.map(ImportHeader<LicenceField>.normalise) ?? "")
+    }
 }
 
 /// The columns of the licence register.
@@ -126,11 +134,8 @@ public struct LicenceImport: Sendable {
             }
             var seats: Int?
             if let text = row.text(.seats), let place = row.field(.seats) {
-                seats = Int(text.replacingOccurrences(of: ",", with: ""))
-                if seats == nil || seats! < 0 {  // safe: nil checked first
-                    row.fail(place, "'\(text)' is not a number of seats (a whole number, 0 or more)")
-                    seats = nil
-                }
+                seats = Int(text.replacingOccurrences(of: ",", with: "")).flatMap { $0 >= 0 ? $0 : nil }
+                if seats == nil { row.fail(place, "'\(text)' is not a number of seats (a whole number, 0 or more)") }
             } else if let kind, kind != .site, let place = row.field(.type) {
                 row.fail(place, "a \(kind.rawValue) licence needs its number of seats (the Seats column is empty)")
             }
@@ -143,7 +148,7 @@ public struct LicenceImport: Sendable {
             }
             let expires = row.date(.expiry, today: today)
             let reference = row.text(.reference)
-            let key = ImportHeader<LicenceField>.normalise(product) + "\u{1F}" + (reference.map(ImportHeader<LicenceField>.normalise) ?? "")
+            let key = Licence.purchaseKey(product: product, reference: reference)
             if let first = keys[key], let place = row.field(reference == nil ? .product : .reference) {
                 row.fail(place, "\(product)\(reference.map { " (\($0))" } ?? "") is on line \(first) too: give each purchase its own reference")
             }
@@ -152,8 +157,7 @@ public struct LicenceImport: Sendable {
             let licence = Licence(product: product, vendor: row.text(.vendor), kind: kind, seats: kind == .site ? nil : seats,
                                   expires: expires, reference: reference, match: match, versions: versions,
                                   notes: row.text(.notes), line: record.line)
-            let productKey = ImportHeader<LicenceField>.normalise(product)
-            if let first = firstOfProduct[productKey] {
+            if let first = firstOfProduct[licence.productKey] {
                 // Purchases of one product are counted together, so they must agree on what they count.
                 if first.kind != kind, let place = row.field(.type) {
                     row.fail(place, "\(product) is \(first.kind.rawValue) on line \(first.line) but \(kind.rawValue) here: one product, one way of counting")
@@ -163,7 +167,7 @@ public struct LicenceImport: Sendable {
                         + "'\(match)'\(versions.map { " \($0)" } ?? "") here: list a different version as a product of its own (e.g. '\(product) 8')")
                 }
             } else {
-                firstOfProduct[productKey] = licence
+                firstOfProduct[licence.productKey] = licence
             }
             if row.faults == 0 { licences.append(licence) }
         }

@@ -90,24 +90,21 @@ public struct LicenceReconciliation: Sendable, Codable, Equatable {
         var byProduct: [String: [Licence]] = [:]
         var order: [String] = []
         for licence in licences {
-            let key = ImportHeader<LicenceField>.normalise(licence.product)
+            let key = licence.productKey
             if byProduct[key] == nil { order.append(key) }
             byProduct[key, default: []].append(licence)
         }
         var rules: [String: LicenceRule] = [:]
-        var matchedTitles: [String: [(source: String, name: String)]] = [:]
-        var coveredTitles = Set<String>()
+        var coveredTitles = Set<PackageTitle.Key>()
         for key in order {
             let first = byProduct[key]![0]  // safe: every key was added with a licence
             // Rules were checked at import; one that fails now (a newer, stricter parser) matches nothing, visibly.
             guard let rule = try? LicenceRule(match: first.match, versions: first.versions) else { continue }
             rules[key] = rule
             // Names first (cheap, once per title); versions are checked per installation below.
-            let named = titles.filter { rule.matches(source: $0.source, name: $0.name, version: nil) }
-            matchedTitles[key] = named.map { ($0.source, $0.name) }
-            for title in named { coveredTitles.insert("\(title.source)\u{1F}\(title.name)") }
+            for title in titles where rule.matches(source: title.key.source, name: title.key.name, version: nil) { coveredTitles.insert(title.key) }
         }
-        let installations = try await store.installations(of: Array(matchedTitles.values.joined()))
+        let installations = try await store.installations(of: coveredTitles)
         let holders = licences.contains { $0.kind == .perUser } ? try await store.deviceHolders() : [:]
 
         var products: [Product] = []
@@ -146,12 +143,13 @@ public struct LicenceReconciliation: Sendable, Codable, Equatable {
                 difference: difference,
                 machines: machines.values.sorted { ($0.hostname ?? $0.deviceID, $0.deviceID) < ($1.hostname ?? $1.deviceID, $1.deviceID) }))
         }
-        let unlicensed = titles.filter { !coveredTitles.contains("\($0.source)\u{1F}\($0.name)") }.compactMap { title -> Unlicensed? in
-            guard let reason = CommercialSoftware.reason(source: title.source, name: title.name, section: title.section, maintainer: title.maintainer) else {
+        let unlicensed = titles.filter { !coveredTitles.contains($0.key) }.compactMap { title -> Unlicensed? in
+            guard let reason = CommercialSoftware.reason(source: title.key.source, name: title.key.name, section: title.section,
+                                                         maintainer: title.maintainer) else {
                 return nil
             }
             let versions = title.lowestVersion == title.highestVersion ? title.lowestVersion : "\(title.lowestVersion) … \(title.highestVersion)"
-            return Unlicensed(source: title.source, name: title.name, versions: versions, devices: title.devices,
+            return Unlicensed(source: title.key.source, name: title.key.name, versions: versions, devices: title.devices,
                               maintainer: title.maintainer, section: title.section, reason: reason)
         }.sorted { ($1.devices, $0.name) < ($0.devices, $1.name) }
         return LicenceReconciliation(generatedAt: now, expiryWarningDays: expiryWarningDays, products: products, unlicensed: unlicensed,
@@ -180,7 +178,7 @@ enum CommercialSoftware {
     static let own = ["rollcall-agent", "rollcall-controller"]
 
     static func reason(source: String, name: String, section: String?, maintainer: String?) -> String? {
-        let bare = (source == "dpkg" ? String(name.prefix { $0 != ":" }) : name).lowercased()
+        let bare = LicenceRule.bareName(source: source, name: name).lowercased()
         if own.contains(bare) { return nil }
         if let maintainer {
             let lower = maintainer.lowercased()

@@ -14,8 +14,8 @@ struct LicenceRule: Sendable, Equatable {
         enum Kind: Sendable, Equatable {
             /// fnmatch(3) glob, case-insensitive (both sides lower-cased: FNM_CASEFOLD is a GNU macro Swift cannot see).
             case glob(String)
-            /// A whole-name match, case-insensitive.
-            case regex(String)
+            /// A whole-name match, case-insensitive, compiled once.
+            case regex(NSRegularExpression)
         }
         var source: String?
         var kind: Kind
@@ -25,24 +25,29 @@ struct LicenceRule: Sendable, Equatable {
         enum Operator: String, Sendable, Equatable, CaseIterable {
             case greaterOrEqual = ">=", lessOrEqual = "<=", notEqual = "!=", greater = ">", less = "<", equal = "="
         }
-        var op: Operator
-        var version: String
+        let op: Operator
+        let version: String
         /// `7.*`: any version whose upstream part starts `7.` (or is exactly `7`).
-        var prefix: Bool = false
+        let prefix: Bool
+        /// `version`, parsed once: it is compared with every installation.
+        let bound: DebianVersion
+
+        init(op: Operator, version: String, prefix: Bool = false) {
+            self.op = op
+            self.version = version
+            self.prefix = prefix
+            bound = DebianVersion(version)
+        }
     }
 
     var patterns: [Pattern]
     var constraints: [Constraint]
-    let regexes: [Int: NSRegularExpression]
-
-    static func == (lhs: LicenceRule, rhs: LicenceRule) -> Bool { lhs.patterns == rhs.patterns && lhs.constraints == rhs.constraints }
 
     static let sources = ["dpkg", "snap", "flatpak"]
 
     /// Parses the `Match` and `Versions` cells; the error says what is wrong in words a technician can fix.
     init(match: String, versions: String?) throws(RuleError) {
         var patterns: [Pattern] = []
-        var regexes: [Int: NSRegularExpression] = [:]
         for piece in match.split(separator: ";") {
             var text = piece.trimmingCharacters(in: .whitespaces)
             guard !text.isEmpty else { continue }
@@ -57,11 +62,11 @@ struct LicenceRule: Sendable, Equatable {
                 do {
                     // Swift's parser says what is wrong ("expected ')'"); Foundation's, which matches, only that it is.
                     _ = try Regex(body)
-                    regexes[patterns.count] = try NSRegularExpression(pattern: "^(?:\(body))$", options: [.caseInsensitive])
+                    let regex = try NSRegularExpression(pattern: "^(?:\(body))$", options: [.caseInsensitive])
+                    patterns.append(Pattern(source: source, kind: .regex(regex)))
                 } catch {
                     throw .match("'\(text)' is not a regular expression (\(error))")
                 }
-                patterns.append(Pattern(source: source, kind: .regex(body)))
             } else {
                 guard !text.contains(where: \.isWhitespace) else {
                     throw .match("'\(text)' has a space in it; separate several packages with ';'")
@@ -71,7 +76,6 @@ struct LicenceRule: Sendable, Equatable {
         }
         guard !patterns.isEmpty else { throw .match("no package pattern (e.g. google-chrome-*, snap:zoom-client, /^code(-insiders)?$/)") }
         self.patterns = patterns
-        self.regexes = regexes
         self.constraints = try Self.parseVersions(versions ?? "")
     }
 
@@ -124,18 +128,20 @@ struct LicenceRule: Sendable, Equatable {
     /// Whether the package (as the agent reported it; dpkg names may carry `:arch`) is covered; a nil version
     /// checks the name alone.
     func matches(source: String, name: String, version: String?) -> Bool {
-        let bare = source == "dpkg" ? String(name.prefix { $0 != ":" }) : name
-        let named = patterns.indices.contains { index in
-            let pattern = patterns[index]
+        let bare = Self.bareName(source: source, name: name)
+        let named = patterns.contains { pattern in
             if let wanted = pattern.source, wanted != source { return false }
             switch pattern.kind {
             case .glob(let glob): return fnmatch(glob.lowercased(), bare.lowercased(), 0) == 0
-            case .regex:
-                guard let regex = regexes[index] else { return false }
-                return regex.firstMatch(in: bare, range: NSRange(bare.startIndex..., in: bare)) != nil
+            case .regex(let regex): return regex.firstMatch(in: bare, range: NSRange(bare.startIndex..., in: bare)) != nil
             }
         }
         return named && (version.map(versionMatches) ?? true)
+    }
+
+    /// The package's own name: dpkg's `libc6:i386` is `libc6` (snap and flatpak names never carry an architecture).
+    static func bareName(source: String, name: String) -> String {
+        source == "dpkg" ? String(name.prefix { $0 != ":" }) : name
     }
 
     func versionMatches(_ text: String) -> Bool {
@@ -147,8 +153,7 @@ struct LicenceRule: Sendable, Equatable {
                 return upstream == constraint.version || upstream.hasPrefix(constraint.version + ".")
             }
             // A range without an epoch speaks of the product's version: `>= 7` must cover LibreOffice's `4:7.6.4-1`.
-            let bound = DebianVersion(constraint.version)
-            let order = DebianVersion.compare(constraint.version.contains(":") ? version : version.withoutEpoch, bound)
+            let order = DebianVersion.compare(constraint.version.contains(":") ? version : version.withoutEpoch, constraint.bound)
             switch constraint.op {
             case .greaterOrEqual: return order >= 0
             case .lessOrEqual: return order <= 0

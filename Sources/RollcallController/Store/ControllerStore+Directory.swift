@@ -110,9 +110,12 @@ extension ControllerStore {
 
     // MARK: Audit log
 
-    public func auditEntries() async throws -> [AuditEntry] {
+    /// The audit log in order; `target` narrows it to one thing's history (a DN, `incident 7`).
+    public func auditEntries(target: String? = nil) async throws -> [AuditEntry] {
         try await withConnection { db in
-            try await db.select().column(SQLLiteral.all).from("audit_log").orderBy("seq").all(decoding: AuditRow.self).map(\.entry)
+            var query = db.select().column(SQLLiteral.all).from("audit_log")
+            if let target { query = query.where("target", .equal, target) }
+            return try await query.orderBy("seq").all(decoding: AuditRow.self).map(\.entry)
         }
     }
 

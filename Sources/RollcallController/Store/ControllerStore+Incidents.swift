@@ -108,7 +108,7 @@ extension ControllerStore {
 
     /// An incident's entries in the audit log, oldest first: its history.
     public func incidentHistory(id: Int) async throws -> [AuditEntry] {
-        try await auditEntries().filter { $0.target == "incident \(id)" }
+        try await auditEntries(target: "incident \(id)")
     }
 
     static func incident(_ row: any SQLRow) throws -> Incident {

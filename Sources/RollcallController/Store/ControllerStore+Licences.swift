@@ -36,7 +36,10 @@ struct LicenceRow: Codable {
                 expires: expires_on.flatMap(Day.init(iso:)), reference: reference, match: match, versions: versions, notes: notes, line: line)
     }
 
-    var key: String { ImportHeader<LicenceField>.normalise(product) + "\u{1F}" + (reference.map(ImportHeader<LicenceField>.normalise) ?? "") }
+    var key: String { Licence.purchaseKey(product: product, reference: reference) }
+
+    /// `Zoom Education (ZM-2026)`: the purchase as the audit log names it.
+    var label: String { product + (reference.map { " (\($0))" } ?? "") }
 
     /// What the technician would want to see changed in the audit log.
     func differences(to new: LicenceRow) -> [String] {
@@ -67,8 +70,13 @@ struct Installation: Sendable {
 
 /// A package title across the estate, for spotting unlicensed commercial software.
 struct PackageTitle: Sendable {
-    var source: String
-    var name: String
+    /// A package as the estate names it: a dpkg, snap or flatpak name.
+    struct Key: Sendable, Hashable {
+        var source: String
+        var name: String
+    }
+
+    var key: Key
     var section: String?
     var maintainer: String?
     var devices: Int
@@ -90,7 +98,6 @@ extension ControllerStore {
             for licence in licences {
                 let new = LicenceRow(licence, file: file, at: at)
                 kept.insert(new.key)
-                let label = licence.product + (licence.reference.map { " (\($0))" } ?? "")
                 if let old = existing[new.key], let id = old.id {
                     let changes = old.differences(to: new)
                     if changes.isEmpty {
@@ -103,14 +110,14 @@ extension ControllerStore {
                     updated.id = id
                     try await db.update("licences").set(model: updated).where("id", .equal, id).run()
                     if !changes.isEmpty {
-                        try await AuditLog.append(db, actor: actor, action: "licence.update", target: label,
+                        try await AuditLog.append(db, actor: actor, action: "licence.update", target: new.label,
                                                   detail: "from \(file): " + changes.joined(separator: "; "))
                     }
                 } else {
                     counts.added += 1
                     if dryRun { continue }
                     try await db.insert(into: "licences").model(new).run()
-                    try await AuditLog.append(db, actor: actor, action: "licence.add", target: label,
+                    try await AuditLog.append(db, actor: actor, action: "licence.add", target: new.label,
                                               detail: "from \(file): \(licence.kind.rawValue), \(licence.seats.map { "\($0) seat(s)" } ?? "unlimited")"
                                                   + (licence.expires.map { ", expires \($0.iso)" } ?? "") + ", matches \(licence.match)")
                 }
@@ -119,7 +126,7 @@ extension ControllerStore {
                 counts.removed += 1
                 if dryRun { continue }
                 try await db.delete(from: "licences").where("id", .equal, old.id).run()
-                try await AuditLog.append(db, actor: actor, action: "licence.remove", target: old.product + (old.reference.map { " (\($0))" } ?? ""),
+                try await AuditLog.append(db, actor: actor, action: "licence.remove", target: old.label,
                                           detail: "not in \(file)")
             }
             return counts
@@ -145,7 +152,8 @@ extension ControllerStore {
                 WHERE p.state = 'installed' AND d.revoked_at IS NULL
                 GROUP BY p.source, p.name
                 """).all().map { row in
-                PackageTitle(source: try row.decode(column: "source", as: String.self), name: try row.decode(column: "name", as: String.self),
+                PackageTitle(key: PackageTitle.Key(source: try row.decode(column: "source", as: String.self),
+                                                   name: try row.decode(column: "name", as: String.self)),
                              section: try row.decode(column: "section", as: String?.self),
                              maintainer: try row.decode(column: "maintainer", as: String?.self),
                              devices: try row.decode(column: "devices", as: Int.self),
@@ -156,11 +164,10 @@ extension ControllerStore {
     }
 
     /// The installations of the named titles on enrolled devices.
-    func installations(of titles: [(source: String, name: String)]) async throws -> [Installation] {
+    func installations(of titles: Set<PackageTitle.Key>) async throws -> [Installation] {
         guard !titles.isEmpty else { return [] }
         return try await withConnection { db in
             var found: [Installation] = []
-            let wanted = Set(titles.map { "\($0.source)\u{1F}\($0.name)" })
             for chunk in Array(Set(titles.map(\.name))).sorted().chunked(into: 500) {
                 let rows = try await db.select()
                     .column(SQLColumn("device_id", table: "p")).column(SQLColumn("source", table: "p")).column(SQLColumn("name", table: "p"))
@@ -174,7 +181,7 @@ extension ControllerStore {
                 for row in rows {
                     let source = try row.decode(column: "source", as: String.self)
                     let name = try row.decode(column: "name", as: String.self)
-                    guard wanted.contains("\(source)\u{1F}\(name)") else { continue }
+                    guard titles.contains(PackageTitle.Key(source: source, name: name)) else { continue }
                     found.append(Installation(deviceID: try row.decode(column: "device_id", as: String.self),
                                               hostname: try row.decode(column: "hostname", as: String?.self),
                                               lastSeen: Date(millisecondsSince1970: try row.decode(column: "last_seen", as: Int64.self)),

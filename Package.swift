@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // The wire protocol: Codable reports, versioned. Foundation-light so the agent stays small.
@@ -63,12 +64,16 @@ let package = Package(
         // Debian's OpenLDAP client library, and the small safe API the controller uses over it.
         .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
         .target(name: "LDAPKit", dependencies: ["CLDAP"], swiftSettings: strictSettings),
+        // Debian's reference Argon2 (the one cryptsetup uses) for the dashboard's local passwords: none of the listed
+        // Swift packages has Argon2 or bcrypt, and a home-made one would be the wrong place to save a dependency.
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
 
         .target(
             name: "RollcallController",
             dependencies: [
-                "RollcallProtocol", "LDAPKit",
+                "RollcallProtocol", "LDAPKit", "CArgon2",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

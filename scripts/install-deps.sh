@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Rollcall builds and tests against. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib
+packages=(libsqlite3-dev libldap2-dev libssl-dev libargon2-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib
     # USB storage: libudev to build against; umockdev (with its Python bindings) to replay recorded sticks in the tests.
     libudev-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi
     # Screen lock: the real dconf tool compiles the tests' dconf databases.
@@ -9,7 +9,9 @@ packages=(libsqlite3-dev libldap2-dev libssl-dev pkg-config curl ca-certificates
     # Encryption: a real LUKS2 volume on a loop file, where the kernel has device-mapper (the test says when not).
     cryptsetup-bin dmsetup
     # Debian packages: build (dpkg-shlibdeps, patchelf for the private runtime path), lint, and check units.
-    dpkg-dev patchelf lintian man-db iproute2 adduser)
+    dpkg-dev patchelf lintian man-db iproute2 adduser
+    # The dashboard in a real browser: Debian's headless Chromium and its WebDriver (selenium comes from PyPI).
+    chromium chromium-driver fonts-dejavu-core)
 # The API fuzz run makes a venv for schemathesis; Debian's own python3 needs python3-venv for that.
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3-venv)
 missing=()

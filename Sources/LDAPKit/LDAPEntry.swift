@@ -91,3 +91,23 @@ public struct PasswordPolicyResponse: Sendable, Equatable {
     /// The user bound but must change the password before doing anything else ("Password must be changed").
     public var mustChangePassword: Bool { error == .changeAfterReset }
 }
+
+/// Building search filters from user input.
+public enum LDAPFilter {
+    /// A value escaped for use inside a filter (RFC 4515 section 3): `*`, `(`, `)`, `\` and NUL become `\2a`, `\28`,
+    /// `\29`, `\5c`, `\00`, so a name typed at a sign-in form cannot widen the search.
+    public static func escape(_ value: String) -> String {
+        var output = ""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "*": output += "\\2a"
+            case "(": output += "\\28"
+            case ")": output += "\\29"
+            case "\\": output += "\\5c"
+            case "\0": output += "\\00"
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+}

@@ -37,6 +37,9 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var name: String { Self.name(of: code) }
 
+    /// A wrong DN or password (or a locked account, which servers report the same way).
+    public var isInvalidCredentials: Bool { code == LDAP_INVALID_CREDENTIALS }
+
     public var description: String {
         var text = "\(name) (\(code)) \(operation.rawValue) \(target)"
         if let diagnostic { text += ": \(diagnostic)" }

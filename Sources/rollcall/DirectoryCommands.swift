@@ -109,30 +109,14 @@ struct Accounts: AsyncParsableCommand {
                 }
                 return
             }
-            var leaversFile = try leavers.map(KeyListFile.load)
-            var rosterFile = try roster.map(KeyListFile.load)
+            let leaversFile = try leavers.map(KeyListFile.load)
+            let rosterFile = try roster.map(KeyListFile.load)
             try await options.withStore(configuration) { store in
                 guard let sync = try await store.lastDirectorySync() else { throw DirectoryError.neverSynced }
                 let accounts = try await store.directoryAccounts()
-                var notes: [String] = []
-                var rosterKinds = Set(AccountKind.allCases)
-                // The HR imports are the source of leavers and the roster once there are any; files named on the command
-                // line still win, and a configured file is no longer read.
-                if let hr = try await store.hrLeaversAndRoster() {
-                    if leaversFile == nil { leaversFile = hr.leavers }
-                    if rosterFile == nil {
-                        rosterFile = hr.roster
-                        rosterKinds = hr.kinds
-                    }
-                    notes.append("Leavers and the roster come from \(hr.leavers.path)"
-                                 + (configuration.accounts.leaversFile != nil || configuration.accounts.rosterFile != nil
-                                    ? "; accounts.leavers_file and accounts.roster_file are no longer read." : "."))
-                } else {
-                    if leaversFile == nil { leaversFile = try configuration.accounts.leaversFile.map(KeyListFile.load) }
-                    if rosterFile == nil { rosterFile = try configuration.accounts.rosterFile.map(KeyListFile.load) }
-                }
-                var planner = AccountsPlanner(policy: configuration.accounts, leavers: leaversFile, roster: rosterFile, lastBindTracked: sync.lastBindTracked)
-                planner.rosterKinds = rosterKinds
+                let sources = try await store.leaverSources(policy: configuration.accounts, leavers: leaversFile, roster: rosterFile)
+                let notes = sources.notes
+                let planner = sources.planner(policy: configuration.accounts, lastBindTracked: sync.lastBindTracked)
                 let (items, planNotes) = planner.plan(accounts)
                 try await storeAndShow(kind: .accounts, items: items, notes: notes + planNotes, accounts: accounts.count, configuration: configuration,
                                        store: store, format: format)

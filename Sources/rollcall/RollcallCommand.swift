@@ -15,7 +15,7 @@ struct RollcallCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, EnrolToken.self, Devices.self, Directory.self, HR.self, Accounts.self, Passwords.self, Offboard.self, PlanCommand.self,
-            Equipment.self, Licences.self, Media.self, USB.self, Posture.self, Incidents.self, Audit.self, Report.self,
+            Equipment.self, Licences.self, Media.self, USB.self, Posture.self, Incidents.self, Audit.self, Report.self, Users.self,
         ])
 }
 
@@ -146,13 +146,15 @@ struct Devices: AsyncParsableCommand {
         var format: ListFormat = .table
 
         func run() async throws {
-            let devices = try await options.withStore(try options.load()) { try await $0.devices() }
-            let report = ComplianceReport(devices: devices)
+            let configuration = try options.load()
+            let (devices, table) = try await options.withStore(configuration) { store in
+                (try await store.devices(), try await EstateSections(store: store, configuration: configuration).devices())
+            }
             switch format {
             case .json:
                 print(String(decoding: try RollcallJSON.encoder(pretty: true).encode(devices), as: UTF8.self))
             case .csv:
-                print(report.csv(), terminator: "")
+                print(table.csv(), terminator: "")
             case .table:
                 let rows = devices.map { device in
                     [device.hostname ?? "-", device.serial ?? "-", [device.vendor, device.model].compactMap { $0 }.joined(separator: " "),
@@ -172,36 +174,3 @@ struct Devices: AsyncParsableCommand {
     }
 }
 
-struct Report: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Write the compliance report: one row per device with its screen-lock and encryption verdicts, and the USB storage events.")
-
-    @OptionGroup var options: ControllerOptions
-
-    @Option(help: "Output format: html, csv or json.")
-    var format: ReportFormat = .html
-
-    @Option(help: "Write to this file instead of standard output.")
-    var output: String?
-
-    enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-        case html, csv, json
-    }
-
-    func run() async throws {
-        let configuration = try options.load()
-        let report = try await options.withStore(configuration) { try await ComplianceReport.gather(from: $0, configuration: configuration) }
-        let devices = report.devices
-        let text = try report.render(ComplianceReport.Format(rawValue: format.rawValue) ?? .html)
-        if let output {
-            do {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
-            } catch {
-                throw ValidationError("Cannot write \(output): \(error.localizedDescription)")
-            }
-            FileHandle.standardError.write(Data("Wrote \(format.rawValue) report of \(devices.count) device(s) to \(output)\n".utf8))
-        } else {
-            print(text, terminator: "")
-        }
-    }
-}

@@ -55,6 +55,8 @@ public struct ControllerConfiguration: Sendable, Equatable {
     public var posture = PosturePolicy()
     /// `[usb]`: whether unapproved USB storage is switched off.
     public var usb = USBPolicy()
+    /// `[dashboard]`: sign-in, sessions, lockout, and which directory groups get which role.
+    public var dashboard = DashboardPolicy()
 
     public init() {}
 
@@ -83,7 +85,7 @@ public struct ControllerConfiguration: Sendable, Equatable {
             "tls": ["certificate", "private_key", "plain_http"],
             "directory": DirectoryConfiguration.keys, "accounts": AccountsPolicy.keys, "passwords": PasswordRotationPolicy.keys,
             "hr": HRPolicy.keys, "joiners": JoinersPolicy.keys, "equipment": EquipmentPolicy.keys,
-            "posture": PosturePolicy.keys, "usb": USBPolicy.keys,
+            "posture": PosturePolicy.keys, "usb": USBPolicy.keys, "dashboard": DashboardPolicy.keys,
         ]
         for (section, value) in table {
             guard let keys = known[section] else {
@@ -145,6 +147,10 @@ public struct ControllerConfiguration: Sendable, Equatable {
         configuration.equipment = try EquipmentPolicy(reader)
         configuration.posture = try PosturePolicy(reader)
         configuration.usb = try USBPolicy(reader)
+        configuration.dashboard = try DashboardPolicy(reader)
+        if configuration.dashboard.ldapSignIn, configuration.directory == nil {
+            throw reader.fail("'dashboard.ldap_sign_in' is true but there is no [directory] section to sign in against")
+        }
         return configuration
     }
 }

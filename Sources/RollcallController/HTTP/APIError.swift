@@ -42,6 +42,8 @@ struct JSONErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let refusal as DashboardRefusal {
+            throw refusal
         } catch let error as HTTPError {
             if error.status == .notFound, let allowed = APIRoutes.methods(for: request.uri.path), !allowed.contains(request.method.rawValue) {
                 var refusal = APIError(.methodNotAllowed, code: "method_not_allowed",

@@ -24,7 +24,7 @@ public func buildApplication(
     metrics: ControllerMetrics = ControllerMetrics(),
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, store: store, metrics: metrics)
+    let router = buildRouter(configuration: configuration, store: store, metrics: metrics, secureCookies: tls != nil)
     let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))))
     return Application(
         router: router,
@@ -55,8 +55,9 @@ enum APIRoutes {
 /// Largest enrolment request: a token, a key, a machine id and a host name fit in well under 1 KB.
 let maxEnrolmentBytes = 16 * 1024
 
+/// `secureCookies` marks the dashboard's cookies `Secure`: true whenever the controller serves TLS.
 public func buildRouter(
-    configuration: ControllerConfiguration, store: ControllerStore, metrics: ControllerMetrics = ControllerMetrics()
+    configuration: ControllerConfiguration, store: ControllerStore, metrics: ControllerMetrics = ControllerMetrics(), secureCookies: Bool = false
 ) -> Router<ControllerRequestContext> {
     let router = Router(context: ControllerRequestContext.self, options: .autoGenerateHeadEndpoints)
     let limiter = RateLimiter(perMinute: configuration.requestsPerMinute)
@@ -129,39 +130,40 @@ public func buildRouter(
         }
         return try jsonResponse(try await store.agentPolicy(usb: configuration.usb))
     }
-    let reads = router.group().add(middleware: ReadAccessMiddleware(allowed: configuration.readAllowedFrom))
-    reads.get("api/v1/devices") { _, _ -> Response in
-        try jsonResponse(try await store.devices())
+    // Everything people read: first the network (read_allowed_from), then who signed in and what their role may see.
+    let reads = router.group()
+        .add(middleware: ReadAccessMiddleware(allowed: configuration.readAllowedFrom))
+        .add(middleware: DashboardAuthenticator(store: store))
+    reads.get("api/v1/devices") { request, context -> Response in
+        _ = try context.require(.estate, request)
+        return try jsonResponse(try await store.devices())
     }
-    reads.get("api/v1/devices/:id") { _, context -> Response in
+    reads.get("api/v1/devices/:id") { request, context -> Response in
+        _ = try context.require(.estate, request)
         let id = try context.parameters.require("id")
         guard let device = try await store.device(id: id) else {
             throw APIError(.notFound, code: "unknown_device", message: "No device \(id). GET /api/v1/devices lists the devices that have reported.")
         }
         return try jsonResponse(device)
     }
+    // Counts only, no names: left to the network rule so Prometheus can scrape it without an account.
     reads.get("metrics") { _, _ -> Response in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         let text = try await metrics.scrape(store: store)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
-    reads.get("report") { request, _ -> Response in
-        let formatName = request.uri.queryParameters.get("format") ?? "html"
+    reads.get("report") { request, context -> Response in
+        _ = try context.require(.complianceReport, request)
+        let formatName = FormFields(request.uri.query)["format"] ?? "html"
         guard let format = ComplianceReport.Format(rawValue: formatName) else {
             throw APIError(.badRequest, code: "unknown_format", message: "Unknown report format '\(formatName)'; use html, csv or json.")
         }
         let report = try await ComplianceReport.gather(from: store, configuration: configuration)
-        var headers = HTTPFields()
-        switch format {
-        case .html: headers[.contentType] = "text/html; charset=utf-8"
-        case .csv:
-            headers[.contentType] = "text/csv; charset=utf-8"
-            headers[.contentDisposition] = "attachment; filename=\"rollcall-report.csv\""
-        case .json: headers[.contentType] = "application/json; charset=utf-8"
-        }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: try report.render(format))))
+        if format == .html { return DashboardPage.html(report.html(linkedStylesheet: true)) }
+        return DashboardPage.export(try report.render(format), csv: format == .csv, name: "report")
     }
+    DashboardRoutes(store: store, configuration: configuration, secureCookies: secureCookies, limiter: limiter).register(on: reads)
     return router
 }
 

@@ -8,10 +8,13 @@ public struct ControllerRequestContext: RequestContext {
     /// The peer's IP address, or "unknown" when the transport has none (tests that skip the network).
     public let remoteAddress: String
     public var device: EnrolledDevice?
+    /// The signed-in person (a browser's session cookie or an API token), set only by ``DashboardAuthenticator``.
+    public var session: DashboardSession?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
         device = nil
+        session = nil
     }
 }

@@ -113,12 +113,14 @@ public struct IncidentUpdate: Sendable {
     var isEmpty: Bool { addActions.isEmpty && removeActions.isEmpty && outcome == nil && location == nil && involved == nil && status == nil }
 }
 
-public enum IncidentError: Error, Equatable, CustomStringConvertible {
+public enum IncidentError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknown(id: Int)
     case emptyDescription
     case nothingToChange(id: Int)
     case closeNeedsOutcome(id: Int)
     case unknownDevice(String)
+    /// A dashboard form field that does not hold what it should: the field's name and what to give.
+    case invalidField(String, String)
 
     public var description: String {
         switch self {
@@ -127,6 +129,7 @@ public enum IncidentError: Error, Equatable, CustomStringConvertible {
         case .nothingToChange(let id): "Nothing to change on incident \(id): give --action, --outcome, --where, --who, --close or --reopen."
         case .closeNeedsOutcome(let id): "Incident \(id) has no outcome yet: close it with --outcome \"what came of it\"."
         case .unknownDevice(let id): "No enrolled device \(id); `rollcall devices list` shows them."
+        case .invalidField(let field, let advice): "The \(field) field: \(advice)."
         }
     }
 }

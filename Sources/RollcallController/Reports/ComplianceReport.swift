@@ -1,72 +1,34 @@
 public import Foundation
-public import RollcallProtocol
+import RollcallProtocol
 
-/// The first compliance report: one row per device with what the equipment register and the technician need.
+/// The full compliance report: the overview, then every section of the estate (devices with their screen-lock and
+/// encryption verdicts, USB storage, accounts, offboarding, equipment, licences, incidents), from the same tables the
+/// dashboard shows.
 ///
-/// The same rows render as HTML (for the browser and for printing), CSV (for the spreadsheet the school keeps)
-/// and JSON (for scripts), so every format always agrees.
+/// HTML prints one section per page; CSV is every section one after another, each under a `# Title` line and its
+/// own header row (`--section` gives one plain table); JSON carries the overview and every section's rows.
 public struct ComplianceReport: Sendable {
     public enum Format: String, Sendable, CaseIterable {
         case html, csv, json
     }
 
-    public let generatedAt: Date
-    public let devices: [DeviceSummary]
-    /// Devices not seen for longer than this are flagged as not reporting.
-    public let staleAfter: TimeInterval
-    /// Screen-lock and encryption verdicts by device id.
-    public let postures: [String: DevicePosture]
-    /// USB storage events in the report's window, newest first.
-    public let usbEvents: [USBEventRecord]
-    /// How far back ``usbEvents`` go.
-    public let usbWindowDays: Int
-    /// Insertions (add and present) per device, and how many of them unapproved: counted once, not per row.
-    private let insertions: [String: (all: Int, unapproved: Int)]
+    /// The sections in report order. The audit log is not one: it has its own export and `rollcall audit verify`.
+    public static let defaultSections: [EstateSections.Section] = [.devices, .usb, .accounts, .offboarding, .equipment, .licences, .incidents]
 
-    public init(devices: [DeviceSummary], postures: [String: DevicePosture] = [:], usbEvents: [USBEventRecord] = [], usbWindowDays: Int = 30,
-                generatedAt: Date = Date(), staleAfter: TimeInterval = 7 * 86400) {
-        self.devices = devices
-        self.postures = postures
-        self.usbEvents = usbEvents
-        self.usbWindowDays = usbWindowDays
-        var insertions: [String: (all: Int, unapproved: Int)] = [:]
-        for event in usbEvents where event.action != "remove" {
-            insertions[event.deviceID, default: (0, 0)].all += 1
-            if !event.approved { insertions[event.deviceID, default: (0, 0)].unapproved += 1 }
-        }
-        self.insertions = insertions
-        self.generatedAt = generatedAt
-        self.staleAfter = staleAfter
+    public let overview: EstateOverview
+    public let sections: [DashboardTable]
+
+    public init(overview: EstateOverview, sections: [DashboardTable]) {
+        self.overview = overview
+        self.sections = sections
     }
 
-    /// Everything the report needs from the store, judged under the configured policy.
     public static func gather(from store: ControllerStore, configuration: ControllerConfiguration, now: Date = Date(),
-                              usbWindowDays: Int = 30) async throws -> ComplianceReport {
-        ComplianceReport(
-            devices: try await store.devices(), postures: try await store.postures(policy: configuration.posture),
-            usbEvents: try await store.usbEvents(since: now.addingTimeInterval(-Double(usbWindowDays) * 86400)), usbWindowDays: usbWindowDays,
-            generatedAt: now)
-    }
-
-    static let headers = ["Hostname", "Serial", "Vendor", "Model", "OS", "Kernel", "Virtualization", "Last seen", "Packages", "Reporting",
-                          "Screen lock", "Screen lock reason", "Encryption", "Encryption reason", "USB storage events", "Device id"]
-
-    func cells(_ device: DeviceSummary) -> [String] {
-        let posture = postures[device.id]
-        let usb = insertions[device.id]
-        return [
-            device.hostname ?? "", device.serial ?? "", device.vendor ?? "", device.model ?? "", device.os ?? "",
-            device.kernel ?? "", device.virtualization ?? "", Self.timestamp(device.lastSeen), String(device.packageCount),
-            isStale(device) ? "no (last seen \(Self.age(generatedAt.timeIntervalSince(device.lastSeen))) ago)" : "yes",
-            posture?.screenLock.status.rawValue ?? "unknown", posture?.screenLock.reason ?? "",
-            posture?.encryption.status.rawValue ?? "unknown", posture?.encryption.reason ?? "",
-            usb.map { "\($0.all) (\($0.unapproved) unapproved)" } ?? "none",
-            device.id,
-        ]
-    }
-
-    func isStale(_ device: DeviceSummary) -> Bool {
-        generatedAt.timeIntervalSince(device.lastSeen) > staleAfter
+                              sections: [EstateSections.Section] = defaultSections) async throws -> ComplianceReport {
+        let estate = EstateSections(store: store, configuration: configuration, now: now)
+        var tables: [DashboardTable] = []
+        for section in sections { tables.append(try await estate.table(section)) }
+        return ComplianceReport(overview: try await EstateOverview.gather(store: store, configuration: configuration, now: now), sections: tables)
     }
 
     public func render(_ format: Format) throws -> String {
@@ -78,122 +40,49 @@ public struct ComplianceReport: Sendable {
     }
 
     public func csv() -> String {
-        var lines = [CSVWriter.row(Self.headers)]
-        for device in devices { lines.append(CSVWriter.row(cells(device))) }
-        return lines.joined(separator: "\r\n") + "\r\n"
-    }
-
-    struct JSONDocument: Encodable {
-        let generatedAt: Date
-        let deviceCount: Int
-        let notReporting: Int
-        let devices: [DeviceSummary]
-        let posture: [DevicePosture]
-        let usbWindowDays: Int
-        let usbEvents: [USBEventRecord]
+        if sections.count == 1 { return sections[0].csv() }
+        return sections.map { "# \($0.title)\r\n" + $0.csv() }.joined(separator: "\r\n")
     }
 
     public func json() throws -> String {
-        let document = JSONDocument(
-            generatedAt: generatedAt, deviceCount: devices.count, notReporting: devices.filter(isStale).count, devices: devices,
-            posture: devices.compactMap { postures[$0.id] }, usbWindowDays: usbWindowDays, usbEvents: usbEvents)
-        return String(decoding: try RollcallJSON.encoder(pretty: true).encode(document), as: UTF8.self) + "\n"
+        // Each section encodes itself as the dashboard's JSON export does; the document wraps them.
+        var text = "{\n\"generatedAt\": \"\(DashboardTable.Value.timestamp(overview.generatedAt))\",\n\"overview\": "
+        text += String(decoding: try RollcallJSON.encoder(pretty: true).encode(overview), as: UTF8.self)
+        text += ",\n\"sections\": [\n" + (try sections.map { try $0.json() }).joined(separator: ",\n") + "]\n}\n"
+        return text
     }
 
-    public func html() -> String {
-        let stale = devices.filter(isStale).count
-        var rows = ""
-        // The two reason columns are shown under their verdicts rather than as columns of their own.
-        let reasonColumns: Set<Int> = [11, 13]
-        for device in devices {
-            let values = cells(device)
-            rows += "<tr\(isStale(device) ? " class=\"stale\"" : "")>"
-            for (index, value) in values.enumerated() where !reasonColumns.contains(index) {
-                if index == values.count - 1 {
-                    rows += "<td><code>\(HTML.escape(value))</code></td>"
-                } else if reasonColumns.contains(index + 1) {
-                    rows += "<td class=\"verdict \(value.replacingOccurrences(of: " ", with: "-"))\"><strong>\(HTML.escape(value))</strong>"
-                        + "<br><small>\(HTML.escape(values[index + 1]))</small></td>"
-                } else {
-                    rows += "<td>\(HTML.escape(value))</td>"
-                }
+    /// `linkedStylesheet` for the page the dashboard serves; a file carries its stylesheet inline.
+    public func html(linkedStylesheet: Bool = false) -> String {
+        var body = "<p class=\"meta\">Generated \(HTML.escape(DashboardTable.Value.timestamp(overview.generatedAt))). One section per printed page.</p>\n"
+        body += OverviewPage(overview: overview, role: nil).html()
+        for table in sections { body += Self.htmlSection(table) }
+        return DashboardTemplates.document(title: "Rollcall compliance report", body: body, linkedStylesheet: linkedStylesheet)
+    }
+
+    /// A whole table as HTML, written directly: a section of 25,000 devices is too big to go through a template's
+    /// dictionaries row by row.
+    static func htmlSection(_ table: DashboardTable) -> String {
+        var html = "<section class=\"section\" id=\"\(table.name)\">\n<h2>\(HTML.escape(table.title))</h2>\n"
+        for note in table.notes { html += "<p class=\"note\">\(HTML.escape(note))</p>\n" }
+        html += "<table class=\"data\"><thead><tr>"
+        for column in table.columns { html += "<th scope=\"col\"\(column.numeric ? " class=\"num\"" : "")>\(HTML.escape(column.label))</th>" }
+        html += "</tr></thead>\n<tbody>\n"
+        if table.rows.isEmpty { html += "<tr><td colspan=\"\(table.columns.count)\" class=\"empty\">\(HTML.escape(table.emptyMessage))</td></tr>\n" }
+        for row in table.rows {
+            html += row.tone.map { "<tr class=\"\($0)\">" } ?? "<tr>"
+            for (column, value) in zip(table.columns, row.values) {
+                html += (column.numeric ? "<td class=\"num\">" : "<td>") + HTML.escape(value.display) + "</td>"
             }
-            rows += "</tr>\n"
+            html += "</tr>\n"
         }
-        let htmlHeaders = Self.headers.enumerated().filter { !reasonColumns.contains($0.offset) }.map(\.element)
-        var usbRows = ""
-        for event in usbEvents {
-            let filesystems = event.volumes.map { [$0.filesystem, $0.label.map { "\"\($0)\"" }].compactMap { $0 }.joined(separator: " ") }
-            let capacity = event.capacityBytes.map { String(format: "%.1f GB", Double($0) / 1e9) }
-            let device = ([event.name, capacity].compactMap { $0 } + filesystems.filter { !$0.isEmpty }).joined(separator: ", ")
-            let cells = [Self.timestamp(event.occurredAt), event.hostname ?? event.deviceID, event.action, device, event.serial ?? "",
-                         event.port, event.consoleUsers.joined(separator: ", "), event.approved ? "yes" : "no",
-                         event.blocked ? "yes" : (event.blockError.map { "failed: \($0)" } ?? "no"), event.incidentID.map { "#\($0)" } ?? ""]
-            usbRows += "<tr\(event.approved ? "" : " class=\"unapproved\"")>" + cells.map { "<td>\(HTML.escape($0))</td>" }.joined() + "</tr>\n"
-        }
-        if usbEvents.isEmpty {
-            usbRows = "<tr><td colspan=\"10\">No USB storage was plugged into a reporting machine in the last \(usbWindowDays) days.</td></tr>\n"
-        }
-        if devices.isEmpty {
-            rows = "<tr><td colspan=\"\(htmlHeaders.count)\">No device has reported yet. Start rollcall-agent on a workstation.</td></tr>\n"
-        }
-        return """
-            <!DOCTYPE html>
-            <html lang="en-GB">
-            <head>
-            <meta charset="utf-8">
-            <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>Rollcall compliance report</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 2rem; color: #1b1b1b; }
-            h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-            p.meta { color: #555; margin-top: 0; }
-            table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-            th, td { border: 1px solid #ccc; padding: .35rem .5rem; text-align: left; vertical-align: top; }
-            th { background: #f0f0f0; }
-            tr.stale td { background: #fff4e5; }
-            td.verdict.fail strong { color: #a4000f; }
-            td.verdict.pass strong { color: #1d6b2a; }
-            td.verdict.unknown strong { color: #7a5b00; }
-            tr.unapproved td { background: #fdecee; }
-            h2 { font-size: 1.2rem; margin-top: 2rem; }
-            @media print { h2 { break-before: page; } }
-            code { font-size: .8rem; }
-            @media print { body { margin: 0; } }
-            </style>
-            </head>
-            <body>
-            <h1>Rollcall compliance report</h1>
-            <p class="meta">Generated \(HTML.escape(Self.timestamp(generatedAt))) · \(devices.count) device\(devices.count == 1 ? "" : "s") · \(stale) not reporting for over \(Int(staleAfter / 86400)) days</p>
-            <table>
-            <thead><tr>\(htmlHeaders.map { "<th scope=\"col\">\(HTML.escape($0))</th>" }.joined())</tr></thead>
-            <tbody>
-            \(rows)</tbody>
-            </table>
-            <h2>USB storage events, last \(usbWindowDays) days</h2>
-            <table>
-            <thead><tr>\(["When", "Machine", "Action", "Device", "Serial", "Port", "At the console", "Approved", "Blocked", "Incident"].map { "<th scope=\"col\">\($0)</th>" }.joined())</tr></thead>
-            <tbody>
-            \(usbRows)</tbody>
-            </table>
-            </body>
-            </html>
-
-            """
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
-    }
-
-    static func age(_ seconds: TimeInterval) -> String {
-        let days = Int(seconds / 86400)
-        return days >= 1 ? "\(days) day\(days == 1 ? "" : "s")" : "\(Int(seconds / 3600)) h"
+        return html + "</tbody></table>\n</section>\n"
     }
 }
 
 enum HTML {
     static func escape(_ text: String) -> String {
+        guard text.contains(where: { "&<>\"'".contains($0) }) else { return text }
         var output = ""
         output.reserveCapacity(text.count)
         for character in text {

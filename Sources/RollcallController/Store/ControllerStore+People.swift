@@ -56,6 +56,25 @@ extension ControllerStore {
         return (KeyListFile(path: source, entries: leavers), KeyListFile(path: source, entries: current), Set(imports.map(\.kind)))
     }
 
+    /// Where the accounts planner's leavers and roster come from: files named on the command line win, then the HR
+    /// imports once there are any (and a configured file is then no longer read), then `[accounts]` files.
+    public func leaverSources(policy: AccountsPolicy, leavers: KeyListFile? = nil, roster: KeyListFile? = nil) async throws -> LeaverSources {
+        var sources = LeaverSources(leavers: leavers, roster: roster)
+        if let hr = try await hrLeaversAndRoster() {
+            if sources.leavers == nil { sources.leavers = hr.leavers }
+            if sources.roster == nil {
+                sources.roster = hr.roster
+                sources.rosterKinds = hr.kinds
+            }
+            sources.notes.append("Leavers and the roster come from \(hr.leavers.path)"
+                                 + (policy.leaversFile != nil || policy.rosterFile != nil ? "; accounts.leavers_file and accounts.roster_file are no longer read." : "."))
+        } else {
+            if sources.leavers == nil { sources.leavers = try policy.leaversFile.map(KeyListFile.load) }
+            if sources.roster == nil { sources.roster = try policy.rosterFile.map(KeyListFile.load) }
+        }
+        return sources
+    }
+
     // MARK: Offboarding
 
     /// Stores an offboarding plan: its account items, and per leaver what they owe. Leavers with nothing
@@ -153,6 +172,22 @@ extension ControllerStore {
 }
 
 /// What an offboarding plan asks, per leaver, as it stands now: exported as the checklist.
+/// The accounts planner's inputs: who has left, who is current, and which kinds the roster covers.
+public struct LeaverSources: Sendable {
+    public var leavers: KeyListFile?
+    public var roster: KeyListFile?
+    /// Only the kinds that have been imported can make an account an orphan.
+    public var rosterKinds = Set(AccountKind.allCases)
+    public var notes: [String] = []
+
+    /// The planner over these sources.
+    public func planner(policy: AccountsPolicy, lastBindTracked: Bool, now: Date = Date()) -> AccountsPlanner {
+        var planner = AccountsPlanner(policy: policy, leavers: leavers, roster: roster, lastBindTracked: lastBindTracked, now: now)
+        planner.rosterKinds = rosterKinds
+        return planner
+    }
+}
+
 public struct OffboardingView: Sendable, Codable, Equatable {
     public struct Item: Sendable, Codable, Equatable {
         public var tag: String

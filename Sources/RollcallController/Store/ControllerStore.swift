@@ -186,7 +186,7 @@ public final class ControllerStore: @unchecked Sendable {
 /// A store failure in words a technician can act on.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case unavailable, corrupt, migration, conflict
+        case unavailable, corrupt, migration, conflict, notFound
     }
 
     public let code: Code

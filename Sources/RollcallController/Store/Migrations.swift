@@ -353,6 +353,46 @@ enum Migrations {
                 .column("imported_at", type: .bigint, .notNull)
                 .run()
         },
+        Migration(number: 9, name: "dashboard users, sessions, sign-in failures and the daily compliance history") { db in
+            try await db.create(table: "dashboard_users")
+                .column("name", type: .text, .primaryKey(autoIncrement: false))
+                .column("role", type: .text, .notNull)
+                .column("password_hash", type: .text, .notNull)
+                .column("created_at", type: .bigint, .notNull)
+                .column("password_changed_at", type: .bigint, .notNull)
+                .run()
+            // A session or an API token: only the SHA-256 of its secret is kept, so a copy of the store signs nobody in.
+            try await db.create(table: "dashboard_sessions")
+                .column("id_hash", type: .text, .primaryKey(autoIncrement: false))
+                .column("user_name", type: .text, .notNull)
+                .column("source", type: .text, .notNull)
+                .column("role", type: .text, .notNull)
+                .column("csrf", type: .text, .notNull)
+                .column("label", type: .text)
+                .column("created_at", type: .bigint, .notNull)
+                .column("expires_at", type: .bigint, .notNull)
+                .run()
+            try await db.create(index: "dashboard_sessions_by_user").on("dashboard_sessions").column("user_name").run()
+            try await db.create(table: "login_failures")
+                .column("user_name", type: .text, .primaryKey(autoIncrement: false))
+                .column("failures", type: .int, .notNull)
+                .column("first_failure_at", type: .bigint, .notNull)
+                .column("locked_until", type: .bigint)
+                .run()
+            // One row per day the controller looked: what "compliance over time" is drawn from.
+            try await db.create(table: "compliance_history")
+                .column("day", type: .text, .primaryKey(autoIncrement: false))
+                .column("devices", type: .int, .notNull)
+                .column("reporting", type: .int, .notNull)
+                .column("screen_lock_pass", type: .int, .notNull)
+                .column("encryption_pass", type: .int, .notNull)
+                .column("accounts", type: .int, .notNull)
+                .column("zombie_accounts", type: .int, .notNull)
+                .column("overdue_passwords", type: .int, .notNull)
+                .run()
+            // An incident's history and a person's trail are asked of the audit log by target.
+            try await db.create(index: "audit_by_target").on("audit_log").column("target").run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

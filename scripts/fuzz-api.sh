@@ -2,9 +2,12 @@
 # Fuzzes the controller's HTTP API against controller/openapi.yaml with schemathesis, on loopback only.
 #
 # Starts `rollcall serve` on 127.0.0.1 (a free port, a throwaway store, its own self-signed certificate), enrols one
-# fuzz device, checks that signing works (preflight), then runs schemathesis three times:
+# fuzz device, adds a technician dashboard account with an API token, checks that signing and the token work
+# (preflight), then runs schemathesis three times:
 #   signed    every operation, every phase; POST /api/v1/reports signed with the fuzz device's key over the exact
-#             body bytes sent (scripts/fuzz/hooks.py), so the report decoder is fuzzed behind authentication;
+#             body bytes sent (scripts/fuzz/hooks.py), so the report decoder is fuzzed behind authentication; the
+#             read operations (device list, device detail, /report) with `Authorization: Bearer` and the
+#             technician's token, and again without it and with a made-up one (ignored_auth), which must be refused;
 #   decoder   POST /api/v1/reports only, signed, schema-violating bodies only (the signed run spends most of its
 #             fuzzing on valid ones): every one must be refused with a 4xx;
 #   unsigned  POST /api/v1/reports only, with schemathesis' own made-up Rollcall-* headers: everything must be 401.
@@ -117,6 +120,17 @@ SPARE_TOKEN=$(token 10)
 STATE=$WORK/fuzz-device.json
 "$PY" scripts/fuzz/rollcall_fuzz.py enrol --url "$URL" --token "$TOKEN" --spare-token "$SPARE_TOKEN" \
     --state "$STATE"
+
+# --- the fuzz technician: the read operations need a signed-in dashboard role --------------------------------------
+# Its API token goes to the preflight and the hooks in the environment (ROLLCALL_FUZZ_BEARER), not on a command
+# line; the request logs in .build/fuzz/ show it, but it is good only for this run's throwaway store.
+printf '%s\n' 'Fuzz-Tech-2026!' | "$ROLLCALL_BIN" users add fuzz-tech --role technician --config "$CONFIG" >/dev/null ||
+    fail "rollcall users add fuzz-tech failed"
+ROLLCALL_FUZZ_BEARER=$("$ROLLCALL_BIN" users token fuzz-tech --config "$CONFIG" 2>"$OUT/users-token.log") ||
+    { cat "$OUT/users-token.log" >&2; fail "rollcall users token fuzz-tech failed"; }
+[[ -n $ROLLCALL_FUZZ_BEARER ]] || fail "rollcall users token fuzz-tech printed no token"
+export ROLLCALL_FUZZ_BEARER
+say "dashboard account fuzz-tech (technician) with an API token for the read operations"
 
 failures=0
 figures=()

@@ -32,6 +32,17 @@ struct ControllerFixture {
         try buildApplication(configuration: configuration, store: store, tls: nil, logger: Logger(label: "test"))
     }
 
+    /// `Authorization: Bearer` for a dashboard user of `role` (made on first use), as a script sends it.
+    func bearer(_ role: DashboardRole = .technician) async throws -> HTTPFields {
+        let name = "test-\(role.rawValue)"
+        if try await !store.dashboardUsers().contains(where: { $0.name == name }) {
+            // Never signed in with: the API token is what these tests use, so the hash need not be real.
+            try await store.addDashboardUser(name: name, role: role, passwordHash: "$argon2id$unused")
+        }
+        let issued = try await store.createAPIToken(user: name, label: "test", days: 1)
+        return [.authorization: "Bearer \(issued.secret)"]
+    }
+
     /// A device enrolled through the store with a fresh key, as `rollcall-agent enrol` would leave it.
     func enrolledAgent(machineID: String = "3d1219c7c4c5404aaa1f6d2a48adfda4") async throws -> TestAgent {
         let token = try await store.createEnrolmentToken(uses: 1, expiresAt: Date().addingTimeInterval(600))
@@ -125,18 +136,19 @@ struct ReportsAPITests {
                 let checked = try RollcallJSON.decoder().decode(ReportReceipt.self, from: Data(buffer: response.body)).outcome
                 #expect(checked == .duplicate)
             }
-            try await client.execute(uri: "/api/v1/devices", method: .get) { response in
+            let auth = try await fixture.bearer()
+            try await client.execute(uri: "/api/v1/devices", method: .get, headers: auth) { response in
                 let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: Data(buffer: response.body))
                 #expect(devices.count == 1)
                 #expect(devices.first?.serial == "5CG3281XYZ")
                 #expect(devices.first?.packageCount == 2)
             }
-            try await client.execute(uri: "/api/v1/devices/\(agent.deviceID)", method: .get) { response in
+            try await client.execute(uri: "/api/v1/devices/\(agent.deviceID)", method: .get, headers: auth) { response in
                 let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: Data(buffer: response.body))
                 #expect(detail.latestReport == report)
                 #expect(detail.reportIDs == [report.reportID])
             }
-            try await client.execute(uri: "/api/v1/devices/ffffffffffffffffffffffffffffffff", method: .get) { response in
+            try await client.execute(uri: "/api/v1/devices/ffffffffffffffffffffffffffffffff", method: .get, headers: auth) { response in
                 #expect(response.status == .notFound)
                 let checked = try decodeError(response.body).error.code
                 #expect(checked == "unknown_device")
@@ -236,25 +248,40 @@ struct ReportsAPITests {
         await fixture.tearDown()
     }
 
-    @Test("the report page serves HTML, CSV and JSON from the same rows")
+    @Test("the report page serves HTML, CSV and JSON from the same rows, to a role that may read it")
     func reportFormats() async throws {
         let fixture = try await ControllerFixture.make()
         _ = try await fixture.store.ingest(sampleReport(), body: "{}", deviceID: "d1")
         try await fixture.app().test(.live) { client in
-            try await client.execute(uri: "/report", method: .get) { response in
+            let auth = try await fixture.bearer()
+            try await client.execute(uri: "/report", method: .get, headers: auth) { response in
                 #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
-                #expect(String(buffer: response.body).contains("<td>5CG3281XYZ</td>"))
+                let html = String(buffer: response.body)
+                #expect(html.contains("<td>5CG3281XYZ</td>"))
+                for section in ComplianceReport.defaultSections { #expect(html.contains("<section class=\"section\" id=\"\(section.rawValue)\">")) }
+            }
+            try await client.execute(uri: "/report?format=csv", method: .get, headers: auth) { response in
+                let lines = String(buffer: response.body).split(separator: "\r\n", omittingEmptySubsequences: false)
+                #expect(lines[0] == "# Devices")
+                #expect(lines[1].hasPrefix("hostname,serial,model,os,last_seen,reporting,screen_lock"))
+                #expect(lines[2].hasPrefix("ict-suite-01,5CG3281XYZ,HP EliteBook 840 G10,"))
+                #expect(lines.contains("# Licences"))
+            }
+            try await client.execute(uri: "/report?format=json", method: .get, headers: auth) { response in
+                let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                let overview = json?["overview"] as? [String: Any]
+                #expect(overview?["devices"] as? Int == 1)
+                #expect((json?["sections"] as? [[String: Any]])?.count == ComplianceReport.defaultSections.count)
+            }
+            try await client.execute(uri: "/report?format=pdf", method: .get, headers: auth) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(uri: "/report", method: .get, headers: try await fixture.bearer(.governor)) { response in
+                #expect(response.status == .forbidden)
             }
             try await client.execute(uri: "/report?format=csv", method: .get) { response in
-                let lines = String(buffer: response.body).split(separator: "\r\n")
-                #expect(lines.count == 2)
-                #expect(lines[1].hasPrefix("ict-suite-01,5CG3281XYZ,HP,HP EliteBook 840 G10,"))
-            }
-            try await client.execute(uri: "/report?format=json", method: .get) { response in
-                #expect(String(buffer: response.body).contains("\"deviceCount\" : 1"))
-            }
-            try await client.execute(uri: "/report?format=pdf", method: .get) { response in
-                #expect(response.status == .badRequest)
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == "Bearer realm=\"rollcall\"")
             }
         }
         await fixture.tearDown()
@@ -263,29 +290,30 @@ struct ReportsAPITests {
 
 @Suite("Compliance report rendering")
 struct ComplianceReportTests {
-    static func device(hostname: String, lastSeen: Date) -> DeviceSummary {
-        DeviceSummary(id: "3d1219c7c4c5404aaa1f6d2a48adfda4", hostname: hostname, serial: "S1", vendor: "HP", model: "X",
-                      os: "Debian", kernel: "6.1", virtualization: "physical", firstSeen: lastSeen, lastSeen: lastSeen,
-                      packageCount: 12, lastReportID: UUID())
-    }
-
     @Test("hostnames that look like spreadsheet formulas or HTML are neutralised")
-    func hostileHostnames() {
-        let now = Date()
-        let report = ComplianceReport(devices: [Self.device(hostname: "=HYPERLINK(\"http://x\",\"y\")", lastSeen: now),
-                                                Self.device(hostname: "<script>alert(1)</script>", lastSeen: now)], generatedAt: now)
-        let csv = report.csv()
-        #expect(csv.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""))
+    func hostileHostnames() async throws {
+        let fixture = try await ControllerFixture.make()
+        _ = try await fixture.store.ingest(sampleReport(machineID: "a1", hostname: "=HYPERLINK(\"http://x\",\"y\")"), body: "{}", deviceID: "d1")
+        _ = try await fixture.store.ingest(sampleReport(machineID: "a2", hostname: "<script>alert(1)</script>"), body: "{}", deviceID: "d2")
+        let report = try await ComplianceReport.gather(from: fixture.store, configuration: fixture.configuration, sections: [.devices])
+        #expect(report.csv().contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""))
         let html = report.html()
         #expect(!html.contains("<script>"))
         #expect(html.contains("&lt;script&gt;"))
+        await fixture.tearDown()
     }
 
     @Test("devices silent for over a week are flagged as not reporting")
-    func staleDevices() {
-        let now = Date()
-        let report = ComplianceReport(devices: [Self.device(hostname: "old", lastSeen: now.addingTimeInterval(-9 * 86400))], generatedAt: now)
-        #expect(report.csv().contains("no (last seen 9 days ago)"))
+    func staleDevices() async throws {
+        let fixture = try await ControllerFixture.make()
+        _ = try await fixture.store.ingest(sampleReport(), body: "{}", deviceID: "d1", receivedAt: Date(timeIntervalSince1970: 1_795_000_000))
+        let later = EstateSections(store: fixture.store, configuration: fixture.configuration, now: Date(timeIntervalSince1970: 1_795_000_000 + 9 * 86400))
+        let table = try await later.devices()
+        #expect(table.rows.first?.values[5] == .text("no"))
+        #expect(table.rows.first?.tone == "warn")
+        let sameDay = try await EstateSections(store: fixture.store, configuration: fixture.configuration, now: Date(timeIntervalSince1970: 1_795_000_000)).devices()
+        #expect(sameDay.rows.first?.values[5] == .text("yes"))
+        await fixture.tearDown()
     }
 
     @Test("the sample controller.toml parses; errors name the file")

@@ -4,6 +4,8 @@ Environment:
     ROLLCALL_FUZZ_STATE   the fuzz device's state file (written by `rollcall_fuzz.py enrol`)
     ROLLCALL_FUZZ_SIGN    1: sign every agent request (POST /api/v1/reports, POST /api/v1/usb-events, GET /api/v1/policy)
                           with the fuzz device's key; 0: send them unsigned
+    ROLLCALL_FUZZ_BEARER  a dashboard API token (`rollcall users token`) sent as `Authorization: Bearer` on the read
+                          operations (GET /api/v1/devices, GET /api/v1/devices/{id}, GET /report); unset: sent without
     ROLLCALL_FUZZ_STATS   where to write, at exit, the count of responses per operation and status
     ROLLCALL_FUZZ_REQUEST_LOG  where to append every request sent, with its case id, exact body bytes (base64) and
                           the start of the response (JSON lines), to reproduce a failure byte for byte
@@ -13,6 +15,11 @@ after schemathesis has serialized the body, so the signature covers exactly the 
 the `Case` would sign a body that is encoded afterwards). A negative case whose point is a wrong or missing
 Rollcall-* header goes out unsigned, with the headers schemathesis made up. The ignored_auth check sends signed
 requests again without the signature and with one made-up header each, so the signed run tests refusals too.
+
+The read operations are for a signed-in dashboard role (security scheme DashboardBearer): a second auth provider
+puts the fuzz technician's token in `Authorization`, except on a negative case whose point is that header. The
+ignored_auth check sends them again without it and with a made-up token, which must be refused (401, or for the HTML
+report a redirect to the sign-in page).
 
 Cases are otherwise left as generated, except where, in `before_call`, a generated value that is already valid for
 its field is swapped for the one valid value the server will accept, so that generated data gets past the checks
@@ -49,6 +56,7 @@ from rollcall_fuzz import FuzzDevice  # noqa: E402
 
 STATE = os.environ.get("ROLLCALL_FUZZ_STATE")
 SIGN = os.environ.get("ROLLCALL_FUZZ_SIGN", "1") == "1"
+BEARER = os.environ.get("ROLLCALL_FUZZ_BEARER") or None
 STATS = os.environ.get("ROLLCALL_FUZZ_STATS")
 REQUEST_LOG = os.environ.get("ROLLCALL_FUZZ_REQUEST_LOG")
 
@@ -59,6 +67,7 @@ REPORT_NAMESPACE = uuid.UUID("5b1f4a52-3c39-4d5e-9a7e-6f1c2a0b8d11")
 REPORTS = "POST /api/v1/reports"
 USB_EVENTS = "POST /api/v1/usb-events"
 AGENT_PATHS = ["/api/v1/reports", "/api/v1/usb-events", "/api/v1/policy"]
+READ_PATHS = ["/api/v1/devices", "/api/v1/devices/{id}", "/report"]
 
 
 class RollcallSignatureAuth(requests.auth.AuthBase):
@@ -107,6 +116,21 @@ if DEVICE is not None and SIGN:
             if not _negates_headers(case):
                 # What schemathesis' own `auth.set_from_requests` does: a requests auth, run on the prepared request.
                 case._auth = data
+
+
+if BEARER is not None:
+
+    @schemathesis.auth(refresh_interval=None, retry_on=[]).apply_to(path=READ_PATHS)
+    class DashboardBearer:
+        """Sends the fuzz technician's API token on the read operations."""
+
+        def get(self, case, context):  # type: ignore[no-untyped-def]
+            return BEARER
+
+        def set(self, case, data, context):  # type: ignore[no-untyped-def]
+            if not _negates_headers(case):
+                headers = {name: value for name, value in (case.headers or {}).items() if name.lower() != "authorization"}
+                case.headers = {**headers, "Authorization": f"Bearer {data}"}
 
 
 # --- cases -----------------------------------------------------------------------------------------------------

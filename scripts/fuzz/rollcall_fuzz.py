@@ -3,7 +3,7 @@ curl reproductions.
 
     python rollcall_fuzz.py pin       --url URL --fingerprint AB:CD:... --out controller.pem
     python rollcall_fuzz.py enrol     --url URL --token TOKEN --state FILE
-    python rollcall_fuzz.py preflight --url URL --state FILE
+    python rollcall_fuzz.py preflight --url URL --state FILE     (ROLLCALL_FUZZ_BEARER: a technician's API token)
     python rollcall_fuzz.py curl      --url URL --state FILE [--path /api/v1/reports] BODY_FILE
     python rollcall_fuzz.py summary   --ndjson EVENTS --requests LOG [--failures FILE]
 
@@ -196,9 +196,15 @@ def command_enrol(args: argparse.Namespace) -> int:
 
 
 def command_preflight(args: argparse.Namespace) -> int:
-    """Checks the signing helper against the server before fuzzing, so a signing mistake cannot turn the signed
-    run into a run of 401s without anyone noticing."""
+    """Checks the signing helper and the dashboard token against the server before fuzzing, so a signing or token
+    mistake cannot turn the signed run into a run of 401s without anyone noticing.
+
+    The token (`rollcall users token` of a technician) comes from ROLLCALL_FUZZ_BEARER, not the command line."""
     device = FuzzDevice.load(args.state)
+    bearer = os.environ.get("ROLLCALL_FUZZ_BEARER")
+    if not bearer:
+        print("preflight: ROLLCALL_FUZZ_BEARER (a technician's API token) is not set", file=sys.stderr)
+        return 1
     http = session()
     path = "/api/v1/reports"
     report = example_report(device.machine_id)
@@ -208,14 +214,17 @@ def command_preflight(args: argparse.Namespace) -> int:
     def post(headers: dict[str, str], data: bytes) -> Any:
         return http.post(args.url + path, data=data, headers={"Content-Type": "application/json", **headers}, timeout=10)
 
-    def expect(label: str, response: Any, status: int, code: str | None = None) -> None:
+    def expect(label: str, response: Any, status: int, code: str | None = None, headers: dict[str, str] | None = None) -> None:
         ok = response.status_code == status
         if code is not None and ok:
             try:
                 ok = response.json()["error"]["code"] == code
             except Exception:  # noqa: BLE001
                 ok = False
-        print(f"  preflight {'ok  ' if ok else 'FAIL'} {label}: {response.status_code} {response.text[:160]}")
+        wrong = [f"{name}: {response.headers.get(name)!r}" for name, value in (headers or {}).items() if response.headers.get(name) != value]
+        ok = ok and not wrong
+        print(f"  preflight {'ok  ' if ok else 'FAIL'} {label}: {response.status_code} {response.text[:160]}"
+              + (f" (header {'; '.join(wrong)})" if wrong else ""))
         if not ok:
             problems.append(label)
 
@@ -231,8 +240,13 @@ def command_preflight(args: argparse.Namespace) -> int:
     other = example_report(secrets.token_hex(16))
     other_body = json.dumps(other).encode()
     expect("report for another machine (403 wrong_device)", post(device.sign("POST", path, other_body), other_body), 403, "wrong_device")
-    response = http.get(f"{args.url}/api/v1/devices/{device.device_id}", timeout=10)
-    expect("device detail (200)", response, 200)
+    detail = f"{args.url}/api/v1/devices/{device.device_id}"
+    expect("device detail with the technician's token (200)",
+           http.get(detail, headers={"Authorization": f"Bearer {bearer}"}, timeout=10), 200)
+    challenge = {"WWW-Authenticate": 'Bearer realm="rollcall"'}
+    expect("device detail without a token (401 sign_in_required)", http.get(detail, timeout=10), 401, "sign_in_required", challenge)
+    expect("device detail with a made-up token (401 sign_in_required)",
+           http.get(detail, headers={"Authorization": "Bearer rollcall-fuzz-not-a-token"}, timeout=10), 401, "sign_in_required", challenge)
     if problems:
         print(f"preflight: {len(problems)} check(s) failed", file=sys.stderr)
         return 1

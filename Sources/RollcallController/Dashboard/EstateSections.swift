@@ -74,7 +74,7 @@ public struct EstateSections: Sendable {
             let stale = isStale(device)
             let failing = posture?.screenLock.status == .fail || posture?.encryption.status == .fail
             return DashboardTable.Row([
-                .text(device.hostname), .text(device.serial), .text([device.vendor, device.model].compactMap { $0 }.joined(separator: " ")),
+                .text(device.hostname), .text(device.serial), .text(Self.makeAndModel(device)),
                 .text(device.os), .date(device.lastSeen), .text(stale ? "no" : "yes"),
                 .text(posture?.screenLock.status.rawValue ?? "unknown"), .text(posture?.screenLock.reason),
                 .text(posture?.encryption.status.rawValue ?? "unknown"), .text(posture?.encryption.reason),
@@ -92,6 +92,13 @@ public struct EstateSections: Sendable {
             ],
             rows: rows, emptyMessage: "No device has reported yet. Start rollcall-agent on a workstation.",
             notes: ["Not reporting: not seen for over \(Int(staleAfter / 86400)) days. USB counts cover the last \(usbWindowDays) days."])
+    }
+
+    /// "HP EliteBook 840 G10", not "HP HP EliteBook 840 G10": firmware often repeats the vendor in the model.
+    static func makeAndModel(_ device: DeviceSummary) -> String {
+        guard let model = device.model else { return device.vendor ?? "" }
+        guard let vendor = device.vendor, !model.lowercased().hasPrefix(vendor.lowercased()) else { return model }
+        return vendor + " " + model
     }
 
     public func usb() async throws -> DashboardTable {

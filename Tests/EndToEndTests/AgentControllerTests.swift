@@ -19,9 +19,11 @@ func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, 
     try runProgram(executable, arguments, discardingStandardError: true)
 }
 
-/// GET through curl, the way a technician's script would fetch it; `caFile` verifies the controller's certificate.
-func get(_ url: String, caFile: String? = nil) throws -> Data {
-    let result = try run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "10"] + (caFile.map { ["--cacert", $0] } ?? []) + [url])
+/// GET through curl, the way a technician's script would fetch it; `caFile` verifies the controller's certificate,
+/// `token` is an API token from `rollcall users token`.
+func get(_ url: String, caFile: String? = nil, token: String? = nil) throws -> Data {
+    let result = try run("/usr/bin/curl", ["-sS", "--fail", "--max-time", "10"] + (caFile.map { ["--cacert", $0] } ?? [])
+                         + (token.map { ["-H", "Authorization: Bearer \($0)"] } ?? []) + [url])
     guard result.status == 0 else { throw ProgramFailure(description: "GET \(url) failed (curl exit \(result.status))") }
     return Data(result.output.utf8)
 }
@@ -58,6 +60,17 @@ struct Setup {
             timeout = "2s"
             max_backoff = "1s"
             """.write(toFile: agentConfig, atomically: true, encoding: .utf8)
+    }
+
+    /// A technician's API token, made with the real commands: `rollcall users add` (password on standard input) and
+    /// `rollcall users token`.
+    func apiToken() throws -> String {
+        let added = try runProgram(Binaries.controller, ["users", "add", "e2e-tech", "--role", "technician", "--config", controllerConfig],
+                                   input: "E2e-tech-pass-1\n", discardingStandardError: true)
+        guard added.status == 0 else { throw ProgramFailure(description: "rollcall users add failed: \(added.output)") }
+        let token = try run(Binaries.controller, ["users", "token", "e2e-tech", "--config", controllerConfig])
+        guard token.status == 0 else { throw ProgramFailure(description: "rollcall users token failed") }
+        return token.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func startController(environment: [String: String]? = nil) throws -> Child {
@@ -113,12 +126,13 @@ struct AgentControllerTests {
         let controller = try setup.startController()
         defer { controller.kill(SIGTERM) }
         let deviceID = try setup.enrol(controller: controller).deviceID
+        let token = try setup.apiToken()
 
         let agent = try Child(Binaries.agent, ["run", "--once", "--config", setup.agentConfig], in: setup.directory, name: "agent")
         #expect(agent.wait() == 0, "\(agent.stderr)")
 
         let machineID = try String(contentsOfFile: "/etc/machine-id", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: try get("\(setup.base)/api/v1/devices", caFile: setup.certificate))
+        let devices = try RollcallJSON.decoder().decode([DeviceSummary].self, from: try get("\(setup.base)/api/v1/devices", caFile: setup.certificate, token: token))
         let device = try #require(devices.first)
         #expect(devices.count == 1)
         #expect(device.id == deviceID)
@@ -127,7 +141,7 @@ struct AgentControllerTests {
         let dpkgCount = try run("/usr/bin/dpkg-query", ["-W", "-f=${db:Status-Status}\n"]).output.split(separator: "\n").filter { $0 == "installed" }.count
         #expect(device.packageCount == dpkgCount)
 
-        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(deviceID)", caFile: setup.certificate))
+        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(deviceID)", caFile: setup.certificate, token: token))
         #expect(detail.latestReport?.agent.machineID == machineID)
 
         let csv = try run(Binaries.controller, ["report", "--format", "csv", "--config", setup.controllerConfig])
@@ -151,6 +165,7 @@ struct AgentControllerTests {
         defer { setup.cleanUp() }
         let enrolling = try setup.startController()
         let deviceID = try setup.enrol(controller: enrolling).deviceID
+        let token = try setup.apiToken()
         enrolling.kill(SIGTERM)
         _ = enrolling.wait()
 
@@ -170,7 +185,7 @@ struct AgentControllerTests {
         second.kill(SIGTERM)
         #expect(drained, "agent log: \(second.stderr)")
 
-        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(deviceID)", caFile: setup.certificate))
+        let detail = try RollcallJSON.decoder().decode(DeviceDetail.self, from: try get("\(setup.base)/api/v1/devices/\(deviceID)", caFile: setup.certificate, token: token))
         let stored = detail.reportIDs.map(\.uuidString)
         for id in idsBeforeKill {
             #expect(stored.filter { $0 == id }.count == 1, "report \(id) stored \(stored.filter { $0 == id }.count) times")

@@ -85,11 +85,20 @@ echo "== rollcall licences import controller/sample-licences.csv (the school's l
 echo
 echo "== rollcall licences reconcile (seats against this machine's packages; vendors' packages nobody licensed)"
 "$BIN/rollcall" licences reconcile --config "$WORK/controller.toml"
-REPORT="$PWD/rollcall-report.html"
-"$BIN/rollcall" report --format html --output "$REPORT" --config "$WORK/controller.toml"
-curl -sS --fail --cacert "$WORK/tls/controller.crt" "$URL/report?format=csv" > "$WORK/report.csv"
 echo
-echo "== The compliance report is in $REPORT (CSV copy from $URL/report?format=csv in $WORK/report.csv)"
+echo "== rollcall incidents add (the e-safety officer logs an incident reported by a teacher)"
+"$BIN/rollcall" incidents add --category cyberbullying --reported-by "Form tutor 9B" --where "ICT suite 2" \
+    --who "two Year 9 pupils" --description "Unkind messages posted in a class chat during a lesson" \
+    --action head-teacher --action safeguarding --config "$WORK/controller.toml"
+echo
+echo "== rollcall users add (a dashboard account per role; passwords are read from standard input and kept as Argon2id)"
+DASHBOARD_USERS=("technician:technician:Demo-Tech-2026" "esafety:e-safety-officer:Demo-Safe-2026" \
+    "governor:governor:Demo-Gov-2026!" "deputy:read-only:Demo-Read-2026")
+for entry in "${DASHBOARD_USERS[@]}"; do
+    IFS=: read -r name role password <<< "$entry"
+    printf '%s\n' "$password" | "$BIN/rollcall" users add "$name" --role "$role" --config "$WORK/controller.toml"
+done
+API_TOKEN="$("$BIN/rollcall" users token technician --label demo --days 1 --config "$WORK/controller.toml" 2>/dev/null)"
 
 echo
 echo "== The directory: a throwaway slapd on loopback with the sample school (Oakfield Academy)"
@@ -168,8 +177,30 @@ if [ -n "$APPLY" ]; then
     ldapwhoami -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "uid=aokafor,ou=leavers,dc=oakfield,dc=test" -w Staff-Pass-4 -e ppolicy 2>&1 || true
 fi
 echo
+REPORT="$PWD/rollcall-report.html"
+GOVERNORS="$PWD/rollcall-governors.html"
+echo "== rollcall report (every section: overview, devices, USB, accounts, offboarding, equipment, licences, incidents)"
+"$BIN/rollcall" report --format html --output "$REPORT" --config "$WORK/controller.toml"
+curl -sS --fail --cacert "$WORK/tls/controller.crt" -H "Authorization: Bearer $API_TOKEN" "$URL/report?format=csv" > "$WORK/report.csv"
+echo "   and its CSV from $URL/report?format=csv with a technician's API token: $WORK/report.csv"
+echo
+echo "== rollcall report governors (counts per term, no names, counts under 5 hidden)"
+"$BIN/rollcall" report governors --format html --output "$GOVERNORS" --config "$WORK/controller.toml"
+"$BIN/rollcall" report governors --format csv --output "$WORK/governors.csv" --config "$WORK/controller.toml"
+head -n 12 "$WORK/governors.csv"
+echo
 echo "== rollcall audit verify"
 "${RC[@]}" audit verify "${CONFIG[@]}"
 echo
 echo "The offboarding checklists (one printable page per leaver) are in $CHECKLIST."
+echo "The compliance report is in $REPORT; the governors' report in $GOVERNORS."
+echo
+echo "== The dashboard: $URL/ (self-signed certificate, fingerprint $FINGERPRINT)"
+for entry in "${DASHBOARD_USERS[@]}"; do
+    IFS=: read -r name role password <<< "$entry"
+    printf '   %-18s user %-11s password %s\n' "$role" "$name" "$password"
+done
 echo "Nothing in the directory has changed unless you ran with --apply: plans wait for \`rollcall plan apply ID\`."
+if [ -t 0 ]; then
+    read -r -p "The controller keeps serving the dashboard until you press Enter. " _ || true
+fi

@@ -53,6 +53,11 @@ enum TrendChart {
                 value.map { "\(q(left + Double(index) * step, quoted: false)),\(q(top + plotHeight * (1 - $0 / 100), quoted: false))" }
             }
             svg += "<polyline class=\"line \(item.css)\" points=\"\(points.joined(separator: " "))\"><title>\(HTML.escape(item.name))</title></polyline>"
+            // A dot per day, so a history of one day (the first look) still shows.
+            for point in points {
+                let xy = point.split(separator: ",")
+                svg += "<circle class=\"key \(item.css)\" cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\"/>"
+            }
         }
         let every = max(1, labels.count / 6)
         for (index, label) in labels.enumerated() where index % every == 0 || index == labels.count - 1 {

@@ -28,6 +28,7 @@ Environment: ROLLCALL_BIN (default .build/debug/rollcall), BROWSER_TEST_SCREENSH
 (it is kept anyway when a check fails). Exit status: 0 when every check passed, 1 when any failed, 2 on a setup error.
 """
 
+import base64
 import csv
 import datetime as dt
 import json
@@ -49,7 +50,6 @@ from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -85,7 +85,7 @@ SEED_INCIDENTS = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------------------------- checks
+# --------------------------------------------------------------------------------------------------------------- checks
 
 class Checks:
     def __init__(self):
@@ -138,7 +138,9 @@ class Setup:
 
     def prepare(self):
         with open(self.config, "w") as f:
-            f.write('[server]\nhost = "127.0.0.1"\nport = 0\n[store]\npath = "store.sqlite"\n[tls]\nplain_http = true\n')
+            f.write('[server]\nhost = "127.0.0.1"\nport = 0\n'
+                    '[store]\npath = "store.sqlite"\n'
+                    '[tls]\nplain_http = true\n')
         for name, role, password, *_ in USERS:
             self.cli(["users", "add", name, "--role", role], stdin=password + "\n")
         for inc in SEED_INCIDENTS:
@@ -201,7 +203,6 @@ class Browser:
         self.setup = setup
         self.base = setup.base
         self.console_errors = []
-        self.expected_error_urls = set()  # documents that are meant to answer 4xx (console logs those)
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
         for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1366,900",
@@ -234,7 +235,8 @@ class Browser:
             pass
 
     # Network: the document chain of the last navigation (redirects included), and any subresource or server error.
-    def _drain(self):
+    def _drain(self, expect_error=False):
+        """Reads the performance and console logs; expect_error: the last navigation was meant to answer 4xx."""
         docs = []
         for entry in self.d.get_log("performance"):
             msg = json.loads(entry["message"])["message"]
@@ -254,17 +256,17 @@ class Browser:
             if status >= 500:
                 CHECKS.check(False, f"no server error at {self.path_of(url)}", "a status below 500",
                              f"HTTP {status}")
-        self._drain_console()
+        self._drain_console(expect_error)
         return docs
 
-    def _drain_console(self):
+    def _drain_console(self, expect_error=False):
         for entry in self.d.get_log("browser"):
             if entry.get("level") != "SEVERE":
                 continue
             text = entry.get("message", "")
             if "favicon.ico" in text:
                 continue
-            if any(u in text for u in self.expected_error_urls) and re.search(r"status of 40[34]", text):
+            if expect_error and re.search(r"status of 4\d\d", text):
                 continue
             self.console_errors.append(f"{self.path_of(self.d.current_url)}: {text}")
 
@@ -283,33 +285,30 @@ class Browser:
     def get(self, path, expect_error=False):
         """Opens base+path; returns [(url, status)] for the document chain, the last one being what is shown."""
         self._drain()
-        url = self.base + path
-        if expect_error:
-            self.expected_error_urls.add(url)
-        self.d.get(url)
-        return self._drain()
+        self.d.get(self.base + path)
+        return self._drain(expect_error)
 
     def click_and_wait(self, element, expect_error=False):
         self._drain()
-        if expect_error:
-            self.expected_error_urls.add(self.base)
-        old = self.d.find_element(By.TAG_NAME, "html")
+        self._mark_page()
         element.click()
-        self._wait_new_page(old)
-        return self._drain()
+        self._wait_new_page()
+        return self._drain(expect_error)
 
     def run_and_wait(self, script, *args, expect_error=False):
         self._drain()
-        if expect_error:
-            self.expected_error_urls.add(self.base)
-        old = self.d.find_element(By.TAG_NAME, "html")
+        self._mark_page()
         self.d.execute_script(script, *args)
-        self._wait_new_page(old)
-        return self._drain()
+        self._wait_new_page()
+        return self._drain(expect_error)
 
-    def _wait_new_page(self, old):
-        WebDriverWait(self.d, WAIT).until(EC.staleness_of(old))
-        WebDriverWait(self.d, WAIT).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    def _mark_page(self):
+        self.d.execute_script("window.__rollcallOldPage = true")
+
+    def _wait_new_page(self):
+        """Waits until the marked document has been replaced and the new one has loaded."""
+        WebDriverWait(self.d, WAIT, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script("return !window.__rollcallOldPage && document.readyState === 'complete'"))
 
     def all(self, css, within=None):
         return (within or self.d).find_elements(By.CSS_SELECTOR, css)
@@ -329,7 +328,6 @@ class Browser:
             m = self.d.execute_cdp_cmd("Page.getLayoutMetrics", {})
             size = m.get("cssContentSize") or m["contentSize"]
             width, height = max(1366, int(size["width"])), min(8000, max(900, int(size["height"])))
-            import base64
             png = self.d.execute_cdp_cmd("Page.captureScreenshot", {
                 "format": "png", "captureBeyondViewport": True,
                 "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
@@ -482,7 +480,8 @@ def today_dates():
 def section_sign_in_page(b, setup):
     chain = b.get("/login")
     CHECKS.equal(status_of(chain), 200, "GET /login answers 200")
-    for css in ['input[name="username"]', 'input[name="password"][type="password"]', 'input[type="hidden"][name="csrf"]',
+    for css in ['input[name="username"]', 'input[name="password"][type="password"]',
+                'input[type="hidden"][name="csrf"]',
                 'input[type="hidden"][name="next"]', 'form[action="/login"] button[type="submit"]']:
         CHECKS.check(b.one(css) is not None, f"sign-in form has {css}", "present", "missing")
     CHECKS.check(b.one("header.top form[action='/logout']") is None, "no sign-out form before signing in",
@@ -493,6 +492,8 @@ def section_sign_in_page(b, setup):
     b.one('input[name="password"]').send_keys("Wrong-pass-2026")
     chain = b.click_and_wait(b.one('form[action="/login"] button[type="submit"]'), expect_error=True)
     CHECKS.equal(b.path, "/login", "wrong password stays on /login")
+    CHECKS.check(status_of(chain) in (200, 401), "wrong password re-renders the form", "200 or 401",
+                 describe(chain, b))
     err = b.one('p.error[role="alert"]')
     CHECKS.equal(err.text.strip() if err else None, "Wrong user name or password.", "wrong password shows the error")
     CHECKS.check(b.one('header.top form[action="/logout"]') is None, "wrong password does not sign in",
@@ -515,6 +516,13 @@ def section_role_pages(b, setup, role, shots=False):
             h1 = b.text("h1")
             CHECKS.check(bool(h1) and h1 != "Not available", f"{role}: {page} has its heading",
                          "an h1 other than 'Not available'", repr(h1))
+            if page == "/report":  # the printable document: every section, no dashboard header
+                CHECKS.check(b.one("body.document") is not None and h1 == "Rollcall compliance report",
+                             f"{role}: /report is the printable compliance report",
+                             "body.document with h1 'Rollcall compliance report'", repr(h1))
+                if shots:
+                    b.screenshot(f"04-{role}-report")
+                continue
             CHECKS.check(signout_button(b) is not None, f"{role}: {page} has the sign-out form",
                          'header.top form[action="/logout"] with a "Sign out" button', "missing")
             CHECKS.check(b.one('header.top nav[aria-label="Sections"] a[aria-current="page"]') is not None,
@@ -533,15 +541,16 @@ def section_role_pages(b, setup, role, shots=False):
                              f"{role}: {page} has filter, exports and count", "form.filter, a#export-csv, "
                              "a#export-json, p.count", "one or more missing")
             if shots:
-                b.screenshot(f"page-{role}-{page.strip('/') or 'overview'}")
+                b.screenshot(f"04-{role}-{page.strip('/') or 'overview'}")
         else:
             targets = [page] + ([page + "?format=csv"] if page in TABLE_PAGES or page == "/governors" else [])
             for target in targets:
                 chain = b.get(target, expect_error=True)
                 CHECKS.equal(status_of(chain), 403, f"{role}: {target} answers 403")
-                CHECKS.equal(b.text("h1"), "Not available", f"{role}: {target} says Not available")
+                if target == page:  # the page: the HTML refusal; an export: the API's JSON error
+                    CHECKS.equal(b.text("h1"), "Not available", f"{role}: {target} says Not available")
                 want = f"The {label} role cannot see {page}."
-                body = b.text("main") or ""
+                body = b.text("body") or ""
                 CHECKS.check(want in body, f"{role}: {target} explains the refusal", want, short(body))
                 time.sleep(0.2 if target != page else 0)  # a wrongly served attachment would land by now
                 CHECKS.check(not os.listdir(setup.downloads), f"{role}: {target} downloads nothing",
@@ -792,7 +801,8 @@ def section_update_incident(b, incident_id):
 def section_forged_csrf(b, who):
     b.get("/incidents")
     before = count_numbers(b)[1]
-    for how, script in (("a forged", "arguments[0].querySelector('input[name=csrf]').value = 'forged-' + 'x'.repeat(40)"),
+    for how, script in (("a forged",
+                         "arguments[0].querySelector('input[name=csrf]').value = 'forged-' + 'x'.repeat(40)"),
                         ("no", "arguments[0].querySelector('input[name=csrf]').remove()")):
         b.get("/incidents")
         marker = f"FORGED-{how.split()[-1]}-{int(time.time() * 1000) % 10**8}"
@@ -823,7 +833,8 @@ def section_read_only_incidents(b):
     marker = f"RO-POST-{int(time.time() * 1000) % 10**8}"
     chain = b.run_and_wait("""
         const f = document.createElement('form'); f.method = 'post'; f.action = '/incidents';
-        const add = (n, v) => { const i = document.createElement('input'); i.type = 'hidden'; i.name = n; i.value = v; f.appendChild(i); };
+        const add = (n, v) => {
+            const i = document.createElement('input'); i.type = 'hidden'; i.name = n; i.value = v; f.appendChild(i); };
         add('csrf', arguments[0]); add('category', 'other'); add('when', '2026-02-02T12:00');
         add('reported_by', 'viewer'); add('description', arguments[1]);
         document.body.appendChild(f); f.submit();""", token.get_attribute("value") if token else "", marker,
@@ -906,9 +917,7 @@ def main():
                     "2026-02-14T10:15", ["head-teacher", "it"], True)
         run_section(b, "sorting", section_sorting, b)
         run_section(b, "filter and export", section_filter_and_export, b, setup)
-        tech_incident = rows_matching(b, "BT-tech-")
-        if tech_incident:
-            run_section(b, "incident update", section_update_incident, b, int(tech_incident[0][0]))
+        run_section(b, "incident update", lambda: section_update_incident(b, int(rows_matching(b, "BT-tech-")[0][0])))
         run_section(b, "forged CSRF (technician)", section_forged_csrf, b, "tech")
         run_section(b, "technician signs out", logout, b, "tech")
 

@@ -8,6 +8,9 @@ swift build --build-tests
 swift test --skip-build --parallel 2>&1 | tee .build/test-output.txt
 # The API against controller/openapi.yaml: schemathesis on the live controller (loopback), bounded to ~3 minutes.
 ROLLCALL_BIN="$(swift build --show-bin-path)/rollcall" ./scripts/fuzz-api.sh
+# The dashboard in a real browser: headless Chromium driven by Selenium signs in as each role, sorts, filters, records
+# incidents (and has a forged form refused), downloads CSV; screenshots land in .build/browser/screenshots.
+ROLLCALL_BIN="$(swift build --show-bin-path)/rollcall" ./scripts/browser-test.sh
 # The Debian packages, made from this debug build: lintian, installed into this machine, the controller started from
 # its unit's ExecStart and answering, purged (packaging/). A release is packaged the same way with the default
 # --configuration release.

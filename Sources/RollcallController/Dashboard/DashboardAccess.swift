@@ -43,6 +43,9 @@ struct DashboardRefusal: HTTPResponseError {
     let kind: Kind
     let wantsHTML: Bool
     let path: String
+    /// Who was refused: the error page keeps their navigation and sign-out. Carried here because the context an error
+    /// response is made with is the one from before the authenticator ran.
+    var session: DashboardSession? = nil
 
     var status: HTTPResponse.Status {
         switch kind {
@@ -78,7 +81,7 @@ struct DashboardRefusal: HTTPResponseError {
         var home = "/login"
         if case .forbidden(let role) = kind { home = role.home }
         return DashboardPage.response(
-            title: "Not for this role", session: (context as? ControllerRequestContext)?.session, current: nil,
+            title: "Not for this role", session: session, current: nil,
             content: DashboardTemplates.render("refused", ["heading": status == .forbidden ? "Not available" : "Sign in", "message": message, "home": home]),
             status: status)
     }
@@ -90,7 +93,9 @@ extension ControllerRequestContext {
         let wantsHTML = Self.wantsHTML(request)
         let path = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
         guard let session else { throw DashboardRefusal(kind: .signInRequired, wantsHTML: wantsHTML, path: path) }
-        guard session.role.may(permission) else { throw DashboardRefusal(kind: .forbidden(session.role), wantsHTML: wantsHTML, path: request.uri.path) }
+        guard session.role.may(permission) else {
+            throw DashboardRefusal(kind: .forbidden(session.role), wantsHTML: wantsHTML, path: request.uri.path, session: session)
+        }
         return session
     }
 

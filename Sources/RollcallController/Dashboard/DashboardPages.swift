@@ -54,6 +54,7 @@ struct TablePage {
             var cells: [[String: Any]] = []
             for (index, value) in row.values.enumerated() {
                 var cell: [String: Any] = ["text": value.display, "numeric": table.columns[index].numeric]
+                if case .date = value { cell["date"] = true }
                 if index == 0, let href = row.link { cell["href"] = href }
                 cells.append(cell)
             }

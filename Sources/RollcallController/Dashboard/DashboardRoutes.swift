@@ -148,7 +148,7 @@ struct DashboardRoutes {
         var request = request
         let fields = FormFields(String(buffer: try await request.collectBody(upTo: Self.maxFormBytes)))
         guard let sent = fields["csrf"], Self.same(sent, session.csrfToken) else {
-            throw DashboardRefusal(kind: .badFormToken, wantsHTML: true, path: request.uri.path)
+            throw DashboardRefusal(kind: .badFormToken, wantsHTML: true, path: request.uri.path, session: session)
         }
         return fields
     }

@@ -60,6 +60,7 @@ enum DashboardTemplates {
             {{#linked}}<link rel="stylesheet" href="/static/rollcall.css">{{/linked}}{{^linked}}<style>{{{css}}}</style>{{/linked}}
             </head>
             <body class="document">
+            {{#linked}}<p class="back"><a href="/">← Back to the dashboard</a></p>{{/linked}}
             <h1>{{title}}</h1>
             {{{body}}}
             </body>
@@ -81,7 +82,7 @@ enum DashboardTemplates {
             <table class="data" id="{{name}}-table">
             <thead><tr>{{#columns}}<th scope="col"{{#numeric}} class="num"{{/numeric}}{{#ariaSort}} aria-sort="{{ariaSort}}"{{/ariaSort}}><a href="{{href}}">{{label}}{{#arrow}} <span aria-hidden="true">{{arrow}}</span>{{/arrow}}</a></th>{{/columns}}</tr></thead>
             <tbody>
-            {{#rows}}<tr{{#tone}} class="{{tone}}"{{/tone}}>{{#cells}}<td{{#numeric}} class="num"{{/numeric}}>{{#href}}<a href="{{href}}">{{text}}</a>{{/href}}{{^href}}{{text}}{{/href}}</td>{{/cells}}</tr>
+            {{#rows}}<tr{{#tone}} class="{{tone}}"{{/tone}}>{{#cells}}<td{{#numeric}} class="num"{{/numeric}}{{#date}} class="date"{{/date}}>{{#href}}<a href="{{href}}">{{text}}</a>{{/href}}{{^href}}{{text}}{{/href}}</td>{{/cells}}</tr>
             {{/rows}}
             {{^rows}}<tr><td colspan="{{columnCount}}" class="empty">{{empty}}</td></tr>{{/rows}}
             </tbody>
@@ -157,7 +158,7 @@ enum DashboardTemplates {
             {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
             <fieldset class="wide"><legend>Action taken</legend>{{#actions}}<label class="check"><input type="checkbox" name="action" value="{{value}}"{{#checked}} checked{{/checked}}> {{label}}</label>{{/actions}}</fieldset>
             <label class="wide">Outcome <input name="outcome" value="{{outcome}}"></label>
-            <label><input type="checkbox" name="close" value="1"{{#closed}} checked{{/closed}}> Closed</label>
+            <label class="check"><input type="checkbox" name="close" value="1"{{#closed}} checked{{/closed}}> Closed</label>
             <button type="submit">Save</button>
             </form>
             </section>
@@ -202,6 +203,8 @@ enum DashboardTemplates {
         th { background: #eef1f5; white-space: nowrap; }
         th a { color: inherit; }
         td.num, th.num { text-align: right; }
+        td.date { white-space: nowrap; }
+        figure.trend { max-width: 42rem; }
         td.empty { color: var(--muted); font-style: italic; }
         tr.bad td { background: var(--bad-bg); }
         tr.warn td { background: var(--warn-bg); }
@@ -239,7 +242,7 @@ enum DashboardTemplates {
         section.term h2 small { color: var(--muted); font-weight: normal; }
         .section { break-before: page; }
         @media print {
-          header.top, form.filter, .pages, section.form, .signout { display: none; }
+          header.top, form.filter, .pages, section.form, .signout, p.back { display: none; }
           body, main { margin: 0; padding: 0; background: #fff; }
           .section, section.term + section.term { break-before: page; }
           tr, .tile { break-inside: avoid; }

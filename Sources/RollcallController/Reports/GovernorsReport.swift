@@ -174,7 +174,8 @@ public struct GovernorsReport: Sendable, Codable {
 
     func trendChart() -> String {
         let series = terms.reversed().map { ($0.name, $0.incidents.value ?? 0, $0.incidents.suppressed) }
-        return "<h2>Incidents per term</h2>\n" + TrendChart.bars(title: "Incidents per term", points: series.map { TrendChart.Point(label: $0.0, value: $0.1, hidden: $0.2) })
+        return "<h2>Incidents per term</h2>\n<figure class=\"trend\">"
+            + TrendChart.bars(title: "Incidents per term", points: series.map { TrendChart.Point(label: $0.0, value: $0.1, hidden: $0.2) }) + "</figure>\n"
     }
 }
 

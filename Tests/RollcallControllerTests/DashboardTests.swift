@@ -112,9 +112,11 @@ struct DashboardTests {
                         #expect(page.contains("<a href=\"\(item.href)\"") == role.may(item.permission), "\(role.rawValue) nav \(item.href)")
                     }
                 }
-                let anonymous = try await client.execute(uri: "/devices?sort=hostname", method: .get)
+                let anonymous = try await client.execute(uri: "/devices?sort=hostname", method: .get, headers: [.accept: "text/html,*/*;q=0.8"])
                 #expect(anonymous.status == .seeOther)
                 #expect(anonymous.headers[.location] == "/login?next=%2Fdevices%3Fsort%3Dhostname")
+                let curl = try await client.execute(uri: "/report", method: .get, headers: [.accept: "*/*"])
+                #expect(curl.status == .unauthorized)
                 let script = try await client.execute(uri: "/api/v1/devices", method: .get)
                 #expect(script.status == .unauthorized)
                 #expect(try decodeError(script.body).error.code == "sign_in_required")
@@ -247,12 +249,14 @@ struct DashboardTests {
                 headers.append(contentsOf: formHeaders)
                 let out = try await client.execute(uri: "/logout", method: .post, headers: headers, body: formBody([("csrf", token)]))
                 #expect(out.status == .seeOther)
-                #expect(try await client.execute(uri: "/", method: .get, headers: jar.header).status == .seeOther)
+                var browser = jar.header
+                browser[.accept] = "text/html"
+                #expect(try await client.execute(uri: "/", method: .get, headers: browser).status == .seeOther)
 
                 let (reader, _) = try await client.signIn("read-only", Self.passwords[.readOnly]!)  // safe: set above
                 #expect(try await client.execute(uri: "/devices", method: .get, headers: reader.header).status == .ok)
                 try await fixture.store.updateDashboardUser(name: "read-only", role: .governor)
-                #expect(try await client.execute(uri: "/devices", method: .get, headers: reader.header).status == .seeOther)
+                #expect(try await client.execute(uri: "/devices", method: .get, headers: reader.header).status == .unauthorized)
                 let token2 = try await fixture.bearer(.readOnly)
                 #expect(try await client.execute(uri: "/api/v1/devices", method: .get, headers: token2).status == .ok)
                 try await fixture.store.removeDashboardUser(name: "test-read-only")

@@ -99,9 +99,11 @@ extension ControllerRequestContext {
         return session
     }
 
-    /// A browser page rather than an export or the JSON API.
+    /// A browser page rather than an export or the JSON API: a browser says it accepts HTML; a script (curl's `*/*`)
+    /// gets a 401 it can act on rather than a redirect to a form.
     static func wantsHTML(_ request: Request) -> Bool {
-        guard !request.uri.path.hasPrefix("/api/"), request.headers[.authorization] == nil else { return false }
+        guard !request.uri.path.hasPrefix("/api/"), request.headers[.authorization] == nil,
+              request.headers[.accept]?.contains("text/html") == true else { return false }
         let format = FormFields(request.uri.query)["format"] ?? "html"
         return format == "html"
     }

@@ -15,6 +15,7 @@ public enum PasswordHash {
     static let hashLength = 32
     static let saltLength = 16
 
+    /// A fresh hash with a random 16-byte salt, for `rollcall users add` and `users password`.
     public static func make(_ password: String) throws(PasswordHashError) -> String {
         var salt = [UInt8](repeating: 0, count: saltLength)
         var generator = SystemRandomNumberGenerator()

@@ -44,6 +44,7 @@ public struct EstateSections: Sendable {
         }
     }
 
+    /// One section's table; the functions below are the same per section, for callers that know which they want.
     public func table(_ section: Section) async throws -> DashboardTable {
         switch section {
         case .devices: try await devices()

@@ -37,7 +37,7 @@ let formHeaders: HTTPFields = [.contentType: "application/x-www-form-urlencoded"
 
 extension TestClientProtocol {
     /// Signs in through the sign-in form the way a browser does; returns the jar holding the session cookie.
-    func signIn(_ name: String, _ password: String) async throws -> (jar: CookieJar, response: TestResponse) {
+    func signIn(_ name: String, _ password: String, next: String = "") async throws -> (jar: CookieJar, response: TestResponse) {
         var jar = CookieJar()
         let page = try await execute(uri: "/login", method: .get)
         jar.take(page)
@@ -45,7 +45,7 @@ extension TestClientProtocol {
         var headers = jar.header
         headers.append(contentsOf: formHeaders)
         let response = try await execute(uri: "/login", method: .post, headers: headers,
-                                         body: formBody([("csrf", token), ("username", name), ("password", password)]))
+                                         body: formBody([("csrf", token), ("username", name), ("password", password), ("next", next)]))
         jar.take(response)
         return (jar, response)
     }
@@ -112,6 +112,12 @@ struct DashboardTests {
                         #expect(page.contains("<a href=\"\(item.href)\"") == role.may(item.permission), "\(role.rawValue) nav \(item.href)")
                     }
                 }
+                let back = try await client.signIn("technician", Self.passwords[.technician]!, next: "/licences?q=zoom")  // safe: set above
+                #expect(back.response.headers[.location] == "/licences?q=zoom")
+                let notTheirs = try await client.signIn("governor", Self.passwords[.governor]!, next: "/devices")  // safe: set above
+                #expect(notTheirs.response.headers[.location] == "/governors")
+                let elsewhere = try await client.signIn("read-only", Self.passwords[.readOnly]!, next: "//evil.example/")  // safe: set above
+                #expect(elsewhere.response.headers[.location] == "/")
                 let anonymous = try await client.execute(uri: "/devices?sort=hostname", method: .get, headers: [.accept: "text/html,*/*;q=0.8"])
                 #expect(anonymous.status == .seeOther)
                 #expect(anonymous.headers[.location] == "/login?next=%2Fdevices%3Fsort%3Dhostname")

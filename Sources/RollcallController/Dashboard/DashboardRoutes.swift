@@ -126,10 +126,13 @@ struct DashboardRoutes {
             let issued = try await DashboardSignIn(store: store, configuration: configuration, logger: context.logger)
                 .signIn(name: name, password: fields["password"] ?? "", remote: context.remoteAddress)
             let next = fields["next"].flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") && !$0.contains("\\") ? $0 : nil }
-            let target = next.flatMap { path in
-                DashboardPage.navigation.first { $0.href == path.split(separator: "?").first.map(String.init) }.map { issued.session.role.may($0.permission) } ?? true
-                    ? path : nil
-            } ?? issued.session.role.home
+            // Back to the page that sent them here, unless it is one their role may not see.
+            func allowed(_ path: String) -> Bool {
+                let page = path.split(separator: "?").first.map(String.init)
+                guard let item = DashboardPage.navigation.first(where: { $0.href == page }) else { return true }
+                return issued.session.role.may(item.permission)
+            }
+            let target = next.flatMap { allowed($0) ? $0 : nil } ?? issued.session.role.home
             return DashboardPage.redirect(target, cookies: [
                 sessionCookie(issued.secret, maxAge: configuration.dashboard.sessionHours * 3600),
                 Cookie(name: DashboardCookies.signInToken, value: "", maxAge: 0, path: "/login", secure: secureCookies, httpOnly: true, sameSite: .strict),

@@ -77,7 +77,8 @@ struct GovernorsReportTests {
             var configuration = school.configuration
             configuration.dashboard.ldapSignIn = true
             configuration.dashboard.groupRoles = [
-                ("cn=it-admins,ou=groups,\(SchoolFixture.suffix)", .technician), ("cn=teachers, ou=groups,\(SchoolFixture.suffix)", .readOnly),
+                .init(group: "cn=it-admins,ou=groups,\(SchoolFixture.suffix)", role: .technician),
+                .init(group: "cn=teachers, ou=groups,\(SchoolFixture.suffix)", role: .readOnly),
             ]
             let signIn = DashboardSignIn(store: school.store, configuration: configuration, logger: .init(label: "test"))
             let admin = try await signIn.signIn(name: "itadmin", password: "Staff-Pass-1", remote: "127.0.0.1")

@@ -24,16 +24,21 @@ public struct DashboardPolicy: Sendable, Equatable {
     /// Whether a name that is not a local dashboard user is tried against the school directory.
     public var ldapSignIn = false
     public var ldapSignInAttribute = "uid"
-    /// Group DN → role, most powerful first: someone in two mapped groups gets the stronger role.
-    public var groupRoles: [(group: String, role: DashboardRole)] = []
+    /// A directory group whose members get a role.
+    public struct GroupRole: Sendable, Equatable {
+        public var group: String
+        public var role: DashboardRole
+
+        public init(group: String, role: DashboardRole) {
+            self.group = group
+            self.role = role
+        }
+    }
+
+    /// Most powerful first: someone in two mapped groups gets the stronger role.
+    public var groupRoles: [GroupRole] = []
 
     public init() {}
-
-    public static func == (lhs: DashboardPolicy, rhs: DashboardPolicy) -> Bool {
-        lhs.sessionHours == rhs.sessionHours && lhs.lockoutFailures == rhs.lockoutFailures && lhs.lockoutMinutes == rhs.lockoutMinutes
-            && lhs.ldapSignIn == rhs.ldapSignIn && lhs.ldapSignInAttribute == rhs.ldapSignInAttribute
-            && lhs.groupRoles.map(\.group) == rhs.groupRoles.map(\.group) && lhs.groupRoles.map(\.role) == rhs.groupRoles.map(\.role)
-    }
 
     init(_ reader: SettingsReader) throws(ConfigurationError) {
         if let hours = try reader.integer("dashboard", "session_hours") {
@@ -62,7 +67,7 @@ public struct DashboardPolicy: Sendable, Equatable {
         for (key, role) in order {
             for group in try reader.strings("dashboard", key) ?? [] {
                 guard group.contains("=") else { throw reader.fail("'dashboard.\(key)' holds '\(group)', which is not a group DN like cn=ict,ou=groups,dc=school") }
-                groupRoles.append((group, role))
+                groupRoles.append(GroupRole(group: group, role: role))
             }
         }
         if ldapSignIn, groupRoles.isEmpty {

@@ -1,5 +1,5 @@
 import Foundation
-public import Hummingbird
+import Hummingbird
 import HTTPTypes
 
 /// Cookie names: the session, and the sign-in form's own token (the double-submit pattern, since there is no

@@ -43,11 +43,16 @@ public struct EstateOverview: Sendable, Codable {
     public var history: [ComplianceDay]
 
     /// Reads every figure and records today's row of the compliance history.
-    public static func gather(store: ControllerStore, configuration: ControllerConfiguration, now: Date = Date(),
-                              staleAfter: TimeInterval = 7 * 86400, usbWindowDays: Int = 30) async throws -> EstateOverview {
-        let (devices, reporting) = try await store.deviceCounts(reportingSince: now.addingTimeInterval(-staleAfter))
+    public static func gather(store: ControllerStore, configuration: ControllerConfiguration, now: Date = Date()) async throws -> EstateOverview {
+        try await gather(from: EstateSections(store: store, configuration: configuration, now: now))
+    }
+
+    /// The same, sharing the postures, account standing and licence reconciliation `sections` has made or will make.
+    static func gather(from sections: EstateSections) async throws -> EstateOverview {
+        let (store, now, usbWindowDays) = (sections.store, sections.now, sections.usbWindowDays)
+        let (devices, reporting) = try await store.deviceCounts(reportingSince: now.addingTimeInterval(-sections.staleAfter))
         var screenLock = VerdictCounts(), encryption = VerdictCounts()
-        for posture in try await store.postures(policy: configuration.posture).values {
+        for posture in try await sections.facts.postures().values {
             count(posture.screenLock.status, into: &screenLock)
             count(posture.encryption.status, into: &encryption)
         }
@@ -55,12 +60,13 @@ public struct EstateOverview: Sendable, Codable {
         screenLock.unknown += max(0, devices - screenLock.judged)
         encryption.unknown += max(0, devices - encryption.judged)
         let usb = try await store.usbInsertionTotals(from: now.addingTimeInterval(-Double(usbWindowDays) * 86400), to: now.addingTimeInterval(1))
-        let standing = try await AccountStanding.judge(store: store, configuration: configuration, now: now)
+        let standing = try await sections.facts.accountStanding()
         var outstanding: Int?
-        if let id = try await store.latestOffboardingPlanID(), let view = try await store.offboarding(planID: id, equipmentPolicy: configuration.equipment) {
+        if let id = try await store.latestOffboardingPlanID(),
+           let view = try await store.offboarding(planID: id, equipmentPolicy: sections.configuration.equipment) {
             outstanding = view.leavers.filter { $0.outstanding > 0 }.count
         }
-        let licences = try await LicenceReconciliation.run(store: store, now: now)
+        let licences = try await sections.facts.licences()
         let months = Self.months(endingWith: now, count: 12)
         let incidentCounts = try await store.counts(in: "incidents", column: "occurred_at", periods: months.map(\.interval))
         let usbCounts = try await store.counts(in: "usb_events", column: "occurred_at", periods: months.map(\.interval), where: "action <> 'remove'")

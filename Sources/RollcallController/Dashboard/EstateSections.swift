@@ -11,11 +11,14 @@ public struct EstateSections: Sendable {
     /// Devices not seen for longer than this are flagged as not reporting.
     public var staleAfter: TimeInterval = 7 * 86400
     public var usbWindowDays = 30
+    /// The judgements more than one section and the overview need, made once for this look at the estate.
+    let facts: EstateFacts
 
     public init(store: ControllerStore, configuration: ControllerConfiguration, now: Date = Date()) {
         self.store = store
         self.configuration = configuration
         self.now = now
+        facts = EstateFacts(store: store, configuration: configuration, now: now)
     }
 
     public enum Section: String, Sendable, CaseIterable {
@@ -64,7 +67,7 @@ public struct EstateSections: Sendable {
 
     public func devices() async throws -> DashboardTable {
         let devices = try await store.devices()
-        let postures = try await store.postures(policy: configuration.posture)
+        let postures = try await facts.postures()
         var insertions: [String: (all: Int, unapproved: Int)] = [:]
         for (device, counts) in try await store.usbInsertionCounts(since: now.addingTimeInterval(-Double(usbWindowDays) * 86400)) {
             insertions[device] = counts
@@ -125,7 +128,7 @@ public struct EstateSections: Sendable {
     }
 
     public func accounts() async throws -> DashboardTable {
-        guard let standing = try await AccountStanding.judge(store: store, configuration: configuration, now: now) else {
+        guard let standing = try await facts.accountStanding() else {
             return DashboardTable(name: "accounts", title: "Accounts", columns: AccountStanding.columns, rows: [],
                                   emptyMessage: "The directory has not been synced yet: run `rollcall directory sync`.")
         }
@@ -167,7 +170,7 @@ public struct EstateSections: Sendable {
     }
 
     public func licences() async throws -> DashboardTable {
-        let reconciliation = try await LicenceReconciliation.run(store: store, now: now)
+        let reconciliation = try await facts.licences()
         let rows = reconciliation.products.map { product in
             DashboardTable.Row([
                 .text(product.product), .text(product.vendor), .text(product.kind.rawValue), .number(product.seatsInForce), .number(product.used),
@@ -220,5 +223,45 @@ public struct EstateSections: Sendable {
                 .init("target", "Target"), .init("detail", "Detail"),
             ],
             rows: rows, emptyMessage: "The audit log is empty.", notes: ["Newest first. `rollcall audit verify` checks the hash chain."])
+    }
+}
+
+/// Postures, account standing and the licence reconciliation, each computed on first use and kept for one
+/// ``EstateSections``: the compliance report asks for them in its sections and again in its overview, and each is
+/// seconds of work at a local authority's scale.
+actor EstateFacts {
+    let store: ControllerStore
+    let configuration: ControllerConfiguration
+    let now: Date
+    private var postureVerdicts: [String: DevicePosture]?
+    private var standing: AccountStanding??
+    private var reconciliation: LicenceReconciliation?
+
+    init(store: ControllerStore, configuration: ControllerConfiguration, now: Date) {
+        self.store = store
+        self.configuration = configuration
+        self.now = now
+    }
+
+    func postures() async throws -> [String: DevicePosture] {
+        if let postureVerdicts { return postureVerdicts }
+        let judged = try await store.postures(policy: configuration.posture)
+        postureVerdicts = judged
+        return judged
+    }
+
+    /// Nil before the first directory sync.
+    func accountStanding() async throws -> AccountStanding? {
+        if let standing { return standing }
+        let judged = try await AccountStanding.judge(store: store, configuration: configuration, now: now)
+        standing = .some(judged)
+        return judged
+    }
+
+    func licences() async throws -> LicenceReconciliation {
+        if let reconciliation { return reconciliation }
+        let result = try await LicenceReconciliation.run(store: store, now: now)
+        reconciliation = result
+        return result
     }
 }

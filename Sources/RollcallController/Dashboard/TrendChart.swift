@@ -6,7 +6,7 @@ enum TrendChart {
     struct Point {
         var label: String
         var value: Int
-        /// A suppressed count in the governors' report: drawn as a hatched stub, never as its value.
+        /// A suppressed count in the governors' report: drawn as a short grey bar labelled "<5", never at its value.
         var hidden = false
     }
 

@@ -166,8 +166,7 @@ public struct PlanApplier: Sendable {
         }
         switch item.action {
         case .create:
-            // safe: `apply` hands every create item to `create(_:connection:)` before reading any entry.
-            preconditionFailure("handled by create(_:connection:)")
+            preconditionFailure("handled by create(_:connection:)")  // safe: `apply` hands every create item to `create(_:connection:)` first
         case .forcePasswordChange:
             if entry.string("pwdReset")?.uppercased() == "TRUE" { return .alreadyInEffect("already must change the password at next log-on") }
             try await connection.modify(dn: entry.dn, [.replace("pwdReset", ["TRUE"])])

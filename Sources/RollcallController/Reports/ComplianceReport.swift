@@ -28,7 +28,7 @@ public struct ComplianceReport: Sendable {
         let estate = EstateSections(store: store, configuration: configuration, now: now)
         var tables: [DashboardTable] = []
         for section in sections { tables.append(try await estate.table(section)) }
-        return ComplianceReport(overview: try await EstateOverview.gather(store: store, configuration: configuration, now: now), sections: tables)
+        return ComplianceReport(overview: try await EstateOverview.gather(from: estate), sections: tables)
     }
 
     public func render(_ format: Format) throws -> String {

@@ -100,9 +100,10 @@ public struct GovernorsReport: Sendable, Codable {
     public static func gather(store: ControllerStore, configuration: ControllerConfiguration, now: Date = Date(), terms count: Int = 3) async throws -> GovernorsReport {
         var terms: [Term] = []
         let history = try await store.complianceHistory(since: "0000")
+        let allIncidents = try await store.incidents()
         for term in SchoolTerm.recent(count, endingWith: now) {
             let end = min(term.interval.end, now.addingTimeInterval(1))
-            let incidents = try await store.incidents().filter { term.interval.contains($0.occurredAt) }
+            let incidents = allIncidents.filter { term.interval.contains($0.occurredAt) }
             let byCategory = IncidentCategory.allCases.map { category in (category.label, incidents.filter { $0.kind == category.rawValue }.count) }
             let byAction = IncidentAction.allCases.map { action in (action.label, incidents.filter { $0.actions.contains(action) }.count) }
             let usb = try await store.usbInsertionTotals(from: term.interval.start, to: end)

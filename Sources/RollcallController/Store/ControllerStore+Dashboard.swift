@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import SQLKit
 
 /// Counts the overview and the governors' report need, asked of SQL so they do not load the estate row by row.

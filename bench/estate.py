@@ -234,9 +234,10 @@ def base_packages():
     return packages
 
 
-def reindexed(db, table):
-    """Drops `table`'s indexes for the bulk insert; returns a function that recreates them with their own SQL."""
-    indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)).fetchall()
+def reindexed(db, table, keep=frozenset()):
+    """Drops `table`'s indexes but `keep` for the bulk insert; returns a function that recreates them with their own SQL."""
+    indexes = [(name, sql) for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                                                       (table,)) if name not in keep]
     for name, _ in indexes:
         db.execute('DROP INDEX "%s"' % name)
     return lambda: [db.execute(sql) for _, sql in indexes]
@@ -278,7 +279,11 @@ def fill(args):
     devices = []  # (id, hostname, laptop, reporting?)
     device_rows, posture_rows, package_count = [], [], 0
     db.execute("BEGIN")
-    restore = reindexed(db, "device_packages")
+    # The store's triggers count each package into package_catalogue as it is written, and look up the device's
+    # other rows with device_packages_by_device_name: that index stays, the others are rebuilt after the bulk insert.
+    restore = reindexed(db, "device_packages", keep={"device_packages_by_device_name"})
+    insert_device = """INSERT INTO devices (id, hostname, serial, vendor, model, os, kernel, virtualization, first_seen, last_seen,
+                       last_collected_at, package_count, last_report_id, machine_id, public_key, enrolled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"""
     insert_packages = "INSERT INTO device_packages (device_id, source, name, version, architecture, state, section, maintainer) VALUES (?,?,?,?,?,?,?,?)"
     counters = {"stale": 0, "never": 0, "laptops": 0}
     for index in range(args.devices):
@@ -296,6 +301,7 @@ def fill(args):
             devices.append((device_id, hostname, laptop, False))
             device_rows.append((device_id, hostname, None, None, None, None, None, None, enrolled, enrolled, 0, 0, "",
                                 uuid.UUID(int=rng.getrandbits(128)).hex, base64.b64encode(rng.getrandbits(256).to_bytes(32, "big")).decode(), enrolled))
+            db.execute(insert_device, device_rows[-1])
             continue
         if roll < 0.11:  # stale: not seen for 8-200 days
             counters["stale"] += 1
@@ -315,18 +321,16 @@ def fill(args):
             for src, name, ver, sec, mnt, share in DESKTOP:
                 if rng.random() < share:
                     mine.append((src, name, ver, "amd64" if src == "dpkg" else None, sec, mnt))
-        db.executemany(insert_packages, [(device_id, src, name, ver, arch, "installed", sec, mnt) for src, name, ver, arch, sec, mnt in mine])
         package_count += len(mine)
         devices.append((device_id, hostname, laptop, True))
         device_rows.append((device_id, hostname, serial, vendor, product, os_name, kernel, "physical", enrolled, last_seen, collected,
                             len(mine), str(uuid.UUID(int=rng.getrandbits(128), version=4)).upper(),
                             uuid.UUID(int=rng.getrandbits(128)).hex, base64.b64encode(rng.getrandbits(256).to_bytes(32, "big")).decode(), enrolled))
+        db.execute(insert_device, device_rows[-1])  # before its packages, as ingest writes them
+        db.executemany(insert_packages, [(device_id, src, name, ver, arch, "installed", sec, mnt) for src, name, ver, arch, sec, mnt in mine])
         screen = pick(rng, SCREEN_WEIGHTS)
         storage = pick(rng, LAPTOP_STORAGE if laptop else DESKTOP_STORAGE)
         posture_rows.append((device_id, collected, chassis, rng.choice(facts_by[(storage, screen)])))
-    db.executemany("""INSERT INTO devices (id, hostname, serial, vendor, model, os, kernel, virtualization, first_seen, last_seen,
-                      last_collected_at, package_count, last_report_id, machine_id, public_key, enrolled_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                   device_rows)
     db.executemany("INSERT INTO device_posture (device_id, collected_at, chassis_type, facts) VALUES (?,?,?,?)", posture_rows)
     restore()
     db.execute("COMMIT")

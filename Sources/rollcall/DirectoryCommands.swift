@@ -117,7 +117,7 @@ struct Accounts: AsyncParsableCommand {
                 let sources = try await store.leaverSources(policy: configuration.accounts, leavers: leaversFile, roster: rosterFile)
                 let notes = sources.notes
                 let planner = sources.planner(policy: configuration.accounts, lastBindTracked: sync.lastBindTracked)
-                let (items, planNotes) = planner.plan(accounts)
+                let (items, planNotes, _) = planner.plan(accounts)
                 try await storeAndShow(kind: .accounts, items: items, notes: notes + planNotes, accounts: accounts.count, configuration: configuration,
                                        store: store, format: format)
             }

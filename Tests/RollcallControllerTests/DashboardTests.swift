@@ -273,6 +273,17 @@ struct DashboardTests {
         }
     }
 
+    @Test("timestamps in exports are what Foundation's ISO 8601 style writes, across leap days, centuries and 1970")
+    func timestamps() {
+        var dates = [-86_400.5, -1, 0, 951_782_400, 951_868_799, 4_107_542_400, 1_795_478_399.999, 253_402_300_799]
+            .map(Date.init(timeIntervalSince1970:))
+        var generator = SystemRandomNumberGenerator()
+        dates += (0..<2_000).map { _ in Date(timeIntervalSince1970: Double.random(in: -2_000_000_000...4_000_000_000, using: &generator)) }
+        for date in dates {
+            #expect(DashboardTable.Value.timestamp(date) == date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt)), "\(date.timeIntervalSince1970)")
+        }
+    }
+
     @Test("the overview counts what the pages list and records the day for the compliance trend")
     func overview() async throws {
         try await Self.withUsers { fixture in

@@ -51,7 +51,7 @@ struct SchoolFixture {
         let accounts = try await store.directoryAccounts()
         let planner = AccountsPlanner(policy: configuration.accounts, leavers: try KeyListFile.load(SampleSchool.leaversFile), roster: nil,
                                       lastBindTracked: try await store.lastDirectorySync()?.lastBindTracked ?? false)
-        let (items, notes) = planner.plan(accounts)
+        let (items, notes, _) = planner.plan(accounts)
         return try await store.createPlan(kind: .accounts, items: items, notes: notes, totalAccounts: accounts.count,
                                           threshold: configuration.accounts.massChangeThreshold(totalAccounts: accounts.count))
     }

@@ -1,16 +1,26 @@
 import Foundation
+import SQLKit
+import Synchronization
 
 /// Each directory account as the school's policy sees it today: a zombie (a leaver's, an orphan's or a stale account
 /// still enabled), a password overdue for its six-month change, protected, or fine. The same judgement as
 /// `rollcall accounts plan` and `rollcall passwords audit`, without storing a plan.
 struct AccountStanding: Sendable {
+    /// The counts the overview shows.
+    struct Figures: Sendable, Equatable {
+        var accounts: Int
+        var zombies: Int
+        var overduePasswords: Int
+        /// Accounts the rotation rule covers (enabled, unprotected, of the kinds it applies to).
+        var rotationChecked: Int
+    }
+
     var rows: [DashboardTable.Row]
     var notes: [String]
-    var accounts: Int
-    var zombies: Int
-    var overduePasswords: Int
-    /// Accounts the rotation rule covers (enabled, unprotected, of the kinds it applies to).
-    var rotationChecked: Int
+    var figures: Figures
+    /// The first moment after the judgement at which the same accounts would be judged differently (a password
+    /// comes due, a leaving date or a stale threshold is reached); nil when nothing is ahead.
+    var holdsUntil: Date?
 
     static let columns: [DashboardTable.Column] = [
         .init("uid", "User"), .init("name", "Name"), .init("kind", "Kind"), .init("status", "Status"),
@@ -23,7 +33,8 @@ struct AccountStanding: Sendable {
         guard let sync = try await store.lastDirectorySync() else { return nil }
         let accounts = try await store.directoryAccounts()
         let sources = try await store.leaverSources(policy: configuration.accounts)
-        let (items, planNotes) = sources.planner(policy: configuration.accounts, lastBindTracked: sync.lastBindTracked, now: now).plan(accounts)
+        let (items, planNotes, planHolds) = sources.planner(policy: configuration.accounts, lastBindTracked: sync.lastBindTracked, now: now)
+            .plan(accounts)
         let protection = ProtectedAccounts(configuration.accounts)
         let audit = PasswordAudit(policies: [], accounts: accounts, school: configuration.passwords, protection: protection, now: now)
         var zombie: [String: String] = [:]
@@ -42,6 +53,63 @@ struct AccountStanding: Sendable {
             ], tone: zombie[account.dn] != nil ? "bad" : (finding != nil ? "warn" : nil))
         }
         return AccountStanding(rows: rows, notes: sources.notes + planNotes + ["From the last sync of \(sync.url): \(accounts.count) account(s)."],
-                               accounts: accounts.count, zombies: zombie.count, overduePasswords: overdue.count, rotationChecked: audit.checkedAccounts)
+                               figures: Figures(accounts: accounts.count, zombies: zombie.count, overduePasswords: overdue.count,
+                                                rotationChecked: audit.checkedAccounts),
+                               holdsUntil: [planHolds, audit.holdsUntil].compactMap { $0 }.min())
+    }
+}
+
+/// The overview's account figures, kept between looks while nothing they are judged from has changed: the store's
+/// `accounts` revision (every write to the synced directory or the HR imports raises it), the leavers and roster
+/// files, the policy, and the clock short of the next moment a password comes due or a threshold is reached. Judging
+/// 60,000 accounts takes about a second; a look that finds them unchanged takes one query.
+final class AccountFiguresMemo: Sendable {
+    struct Key: Sendable, Equatable {
+        var revision: Int64
+        /// Path, size and modification time of each configured leavers or roster file.
+        var files: [String]
+        var accounts: AccountsPolicy
+        var passwords: PasswordRotationPolicy
+    }
+
+    private struct Entry {
+        var key: Key
+        var figures: AccountStanding.Figures
+        var judgedAt: Date
+        var holdsUntil: Date?
+    }
+
+    private let entry = Mutex<Entry?>(nil)
+
+    /// What the figures depend on, read before they are judged: a change made while judging shows at the next look.
+    static func key(store: ControllerStore, configuration: ControllerConfiguration) async throws -> Key {
+        let files = [configuration.accounts.leaversFile, configuration.accounts.rosterFile].compactMap { $0 }.map { path in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            let size = (attributes?[.size] as? NSNumber)?.int64Value ?? -1
+            let modified = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1
+            return "\(path) \(size) \(modified)"
+        }
+        return Key(revision: try await store.revision("accounts"), files: files, accounts: configuration.accounts, passwords: configuration.passwords)
+    }
+
+    /// The remembered figures, when they were judged from `key` and still hold at `now`.
+    func figures(for key: Key, at now: Date) -> AccountStanding.Figures? {
+        entry.withLock { entry in
+            guard let entry, entry.key == key, now >= entry.judgedAt, entry.holdsUntil.map({ now < $0 }) ?? true else { return nil }
+            return entry.figures
+        }
+    }
+
+    func remember(_ standing: AccountStanding, key: Key, judgedAt: Date) {
+        entry.withLock { $0 = Entry(key: key, figures: standing.figures, judgedAt: judgedAt, holdsUntil: standing.holdsUntil) }
+    }
+}
+
+extension ControllerStore {
+    /// The counter a trigger raises on every write to the tables behind `name` (see migration 10).
+    func revision(_ name: String) async throws -> Int64 {
+        try await withConnection { db in
+            try await db.raw("SELECT revision FROM store_revisions WHERE name = \(bind: name)").first(decodingColumn: "revision", as: Int64.self) ?? 0
+        }
     }
 }

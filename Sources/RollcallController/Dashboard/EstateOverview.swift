@@ -11,7 +11,6 @@ public struct EstateOverview: Sendable, Codable {
 
         /// Machines that meet the policy: passed, or not asked.
         public var compliant: Int { pass + notRequired }
-        var judged: Int { pass + fail + unknown + notRequired }
     }
 
     public struct MonthCount: Sendable, Codable, Equatable {
@@ -52,21 +51,18 @@ public struct EstateOverview: Sendable, Codable {
         let (store, now, usbWindowDays) = (sections.store, sections.now, sections.usbWindowDays)
         let (devices, reporting) = try await store.deviceCounts(reportingSince: now.addingTimeInterval(-sections.staleAfter))
         var screenLock = VerdictCounts(), encryption = VerdictCounts()
-        for posture in try await sections.facts.postures().values {
-            count(posture.screenLock.status, into: &screenLock)
-            count(posture.encryption.status, into: &encryption)
+        for (lock, encrypted, machines) in try await store.postureCounts(policy: sections.configuration.posture) {
+            count(lock, machines, into: &screenLock)
+            count(encrypted, machines, into: &encryption)
         }
-        // Devices that never sent posture facts are unknown on both.
-        screenLock.unknown += max(0, devices - screenLock.judged)
-        encryption.unknown += max(0, devices - encryption.judged)
         let usb = try await store.usbInsertionTotals(from: now.addingTimeInterval(-Double(usbWindowDays) * 86400), to: now.addingTimeInterval(1))
-        let standing = try await sections.facts.accountStanding()
+        let standing = try await sections.facts.accountFigures()
         var outstanding: Int?
         if let id = try await store.latestOffboardingPlanID(),
            let view = try await store.offboarding(planID: id, equipmentPolicy: sections.configuration.equipment) {
             outstanding = view.leavers.filter { $0.outstanding > 0 }.count
         }
-        let licences = try await sections.facts.licences()
+        let licences = try await sections.facts.licenceFigures()
         let months = Self.months(endingWith: now, count: 12)
         let incidentCounts = try await store.counts(in: "incidents", column: "occurred_at", periods: months.map(\.interval))
         let usbCounts = try await store.counts(in: "usb_events", column: "occurred_at", periods: months.map(\.interval), where: "action <> 'remove'")
@@ -79,18 +75,18 @@ public struct EstateOverview: Sendable, Codable {
             usb: usb, accounts: standing?.accounts, zombieAccounts: standing?.zombies, overduePasswords: standing?.overduePasswords,
             offboardingOutstanding: outstanding, licenceProducts: licences.products.count,
             licenceShortfalls: licences.products.filter { !$0.inOrder }.count, licencesExpiringSoon: licences.products.filter(\.expiresSoon).count,
-            openIncidents: try await store.incidents(status: .open).count,
+            openIncidents: try await store.incidentCount(status: .open),
             incidentsPerMonth: zip(months, incidentCounts).map { MonthCount(month: $0.label, count: $1) },
             usbInsertionsPerMonth: zip(months, usbCounts).map { MonthCount(month: $0.label, count: $1) },
             history: try await store.complianceHistory(since: Day(now.addingTimeInterval(-365 * 86400)).iso))
     }
 
-    static func count(_ status: Verdict.Status, into counts: inout VerdictCounts) {
+    static func count(_ status: Verdict.Status, _ machines: Int, into counts: inout VerdictCounts) {
         switch status {
-        case .pass: counts.pass += 1
-        case .fail: counts.fail += 1
-        case .notRequired: counts.notRequired += 1
-        case .unknown: counts.unknown += 1
+        case .pass: counts.pass += machines
+        case .fail: counts.fail += machines
+        case .notRequired: counts.notRequired += machines
+        case .unknown: counts.unknown += machines
         }
     }
 

@@ -170,7 +170,7 @@ public struct EstateSections: Sendable {
     }
 
     public func licences() async throws -> DashboardTable {
-        let reconciliation = try await facts.licences()
+        let reconciliation = try await facts.licenceFigures(unlicensed: true)
         let rows = reconciliation.products.map { product in
             DashboardTable.Row([
                 .text(product.product), .text(product.vendor), .text(product.kind.rawValue), .number(product.seatsInForce), .number(product.used),
@@ -226,7 +226,7 @@ public struct EstateSections: Sendable {
     }
 }
 
-/// Postures, account standing and the licence reconciliation, each computed on first use and kept for one
+/// Postures, account standing and the licence figures, each computed on first use and kept for one
 /// ``EstateSections``: the compliance report asks for them in its sections and again in its overview, and each is
 /// seconds of work at a local authority's scale.
 actor EstateFacts {
@@ -235,7 +235,7 @@ actor EstateFacts {
     let now: Date
     private var postureVerdicts: [String: DevicePosture]?
     private var standing: AccountStanding??
-    private var reconciliation: LicenceReconciliation?
+    private var reconciliation: (figures: LicenceReconciliation, listsUnlicensed: Bool)?
 
     init(store: ControllerStore, configuration: ControllerConfiguration, now: Date) {
         self.store = store
@@ -253,15 +253,28 @@ actor EstateFacts {
     /// Nil before the first directory sync.
     func accountStanding() async throws -> AccountStanding? {
         if let standing { return standing }
+        let key = try await AccountFiguresMemo.key(store: store, configuration: configuration)
         let judged = try await AccountStanding.judge(store: store, configuration: configuration, now: now)
         standing = .some(judged)
+        if let judged { store.accountFigures.remember(judged, key: key, judgedAt: now) }
         return judged
     }
 
-    func licences() async throws -> LicenceReconciliation {
-        if let reconciliation { return reconciliation }
-        let result = try await LicenceReconciliation.run(store: store, now: now)
-        reconciliation = result
+    /// The standing's figures: this look's standing when it has one, else the store's remembered figures while
+    /// they hold, else a fresh judgement. Nil before the first directory sync.
+    func accountFigures() async throws -> AccountStanding.Figures? {
+        if let standing { return standing?.figures }
+        let key = try await AccountFiguresMemo.key(store: store, configuration: configuration)
+        if let figures = store.accountFigures.figures(for: key, at: now) { return figures }
+        return try await accountStanding()?.figures
+    }
+
+    /// The licence figures without the machines behind them (the pages show counts), with the unlicensed packages
+    /// when asked; made once for this look.
+    func licenceFigures(unlicensed: Bool = false) async throws -> LicenceReconciliation {
+        if let reconciliation, !unlicensed || reconciliation.listsUnlicensed { return reconciliation.figures }
+        let result = try await LicenceReconciliation.figures(store: store, now: now, unlicensed: unlicensed)
+        reconciliation = (result, unlicensed)
         return result
     }
 }

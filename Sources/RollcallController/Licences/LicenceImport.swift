@@ -173,6 +173,8 @@ public struct LicenceImport: Sendable {
         }
         if problems.count > 0 { throw ImportError.rows(file: path, problems: problems.sorted, total: problems.count) }
         let counts = try await store.replaceLicences(licences, file: path, at: now, dryRun: dryRun)
+        // Matched now, so the first look at the dashboard after an import does not wait for it.
+        if !dryRun { try await store.refreshLicenceMatches() }
         return Summary(rows: licences.count, products: firstOfProduct.count, added: counts.added, changed: counts.changed,
                        unchanged: counts.unchanged, removed: counts.removed, encoding: chosen, dryRun: dryRun)
     }

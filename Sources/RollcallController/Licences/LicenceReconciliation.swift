@@ -79,72 +79,34 @@ public struct LicenceReconciliation: Sendable, Codable, Equatable {
     /// Enrolled devices with a report, of which the figures are drawn.
     public var devicesReporting: Int
 
-    /// Reconciles the register in the store against the latest reports. One grouped pass over the installed packages
-    /// gives the titles; rules are tried once per title, and only the matching titles' installations are loaded.
+    /// Reconciles the register in the store against the latest reports, with the machines behind every number and
+    /// the commercial-looking packages no licence covers. Installations come from the store's licence matches (kept
+    /// as reports arrive, matched afresh when the register changes); titles from its package catalogue.
     public static func run(store: ControllerStore, now: Date = Date(), expiryWarningDays: Int = 60) async throws -> LicenceReconciliation {
+        try await store.refreshLicenceMatches()
         let licences = try await store.licences()
-        let titles = try await store.packageTitles()
-        let today = Day(now)
-        let warnBefore = today.adding(days: expiryWarningDays)
+        var machines: [String: [Machine]] = [:]
+        for (productKey, machine) in try await store.licenceMatches() { machines[productKey, default: []].append(machine) }
+        let purchases = byProduct(licences)
+        let products = purchases.map { purchases in
+            let found = (machines[purchases[0].productKey] ?? [])
+                .sorted { ($0.hostname ?? $0.deviceID, $0.deviceID) < ($1.hostname ?? $1.deviceID, $1.deviceID) }
+            let unassigned = found.filter { $0.holder == nil }.count
+            return product(purchases, devices: found.count, users: Set(found.compactMap(\.holder)).count + unassigned, unassigned: unassigned,
+                           machines: found, now: now, expiryWarningDays: expiryWarningDays)
+        }
+        return LicenceReconciliation(generatedAt: now, expiryWarningDays: expiryWarningDays, products: products,
+                                     unlicensed: try await unlicensed(store: store, purchases: purchases),
+                                     devicesReporting: try await store.reportingDeviceCount())
+    }
 
-        var byProduct: [String: [Licence]] = [:]
-        var order: [String] = []
-        for licence in licences {
-            let key = licence.productKey
-            if byProduct[key] == nil { order.append(key) }
-            byProduct[key, default: []].append(licence)
-        }
-        var rules: [String: LicenceRule] = [:]
-        var coveredTitles = Set<PackageTitle.Key>()
-        for key in order {
-            let first = byProduct[key]![0]  // safe: every key was added with a licence
-            // Rules were checked at import; one that fails now (a newer, stricter parser) matches nothing, visibly.
-            guard let rule = try? LicenceRule(match: first.match, versions: first.versions) else { continue }
-            rules[key] = rule
-            // Names first (cheap, once per title); versions are checked per installation below.
-            for title in titles where rule.matches(source: title.key.source, name: title.key.name, version: nil) { coveredTitles.insert(title.key) }
-        }
-        let installations = try await store.installations(of: coveredTitles)
-        let holders = licences.contains { $0.kind == .perUser } ? try await store.deviceHolders() : [:]
-
-        var products: [Product] = []
-        for key in order {
-            let purchases = byProduct[key]!  // safe: order holds only keys of byProduct
-            let first = purchases[0]
-            var machines: [String: Machine] = [:]
-            if let rule = rules[key] {
-                for installation in installations where rule.matches(source: installation.source, name: installation.name, version: installation.version) {
-                    machines[installation.deviceID, default: Machine(deviceID: installation.deviceID, hostname: installation.hostname,
-                                                                      lastSeen: installation.lastSeen, packages: [], holder: holders[installation.deviceID])]
-                        .packages.append("\(installation.source) \(installation.name) \(installation.version)")
-                }
-            }
-            let inForce = purchases.filter { $0.expires.map { $0 >= today } ?? true }
-            let seatsInForce: Int? = first.kind == .site ? nil : inForce.reduce(0) { $0 + ($1.seats ?? 0) }
-            let seatsExpired = purchases.filter { $0.expires.map { $0 < today } ?? false }.reduce(0) { $0 + ($1.seats ?? 0) }
-            let expiringSoon = inForce.filter { $0.expires.map { $0 <= warnBefore } ?? false }
-            let unassigned = machines.values.filter { $0.holder == nil }.count
-            let used = first.kind == .perUser ? Set(machines.values.compactMap(\.holder)).count + unassigned : machines.count
-            var status = Status.exact
-            var difference = 0
-            switch first.kind {
-            case .site: status = .site
-            case .concurrent: status = .notJudged
-            case .perDevice, .perUser:
-                let seats = seatsInForce ?? 0
-                if used > seats { status = .short; difference = used - seats } else if used < seats { status = .spare; difference = seats - used }
-            }
-            products.append(Product(
-                product: first.product, vendor: purchases.compactMap(\.vendor).first, kind: first.kind, match: first.match, versions: first.versions,
-                references: purchases.compactMap(\.reference), seatsInForce: seatsInForce, seatsExpired: seatsExpired,
-                nextExpiry: inForce.compactMap(\.expires).min(), seatsExpiringSoon: expiringSoon.reduce(0) { $0 + ($1.seats ?? 0) },
-                expiresSoon: !expiringSoon.isEmpty,
-                devices: machines.count, used: used, unassignedDevices: first.kind == .perUser ? unassigned : 0, status: status,
-                difference: difference,
-                machines: machines.values.sorted { ($0.hostname ?? $0.deviceID, $0.deviceID) < ($1.hostname ?? $1.deviceID, $1.deviceID) }))
-        }
-        let unlicensed = titles.filter { !coveredTitles.contains($0.key) }.compactMap { title -> Unlicensed? in
-            guard let reason = CommercialSoftware.reason(source: title.key.source, name: title.key.name, section: title.section,
+    /// The package titles in the catalogue that no licence names and that look commercial, most installed first.
+    static func unlicensed(store: ControllerStore, purchases: [[Licence]]) async throws -> [Unlicensed] {
+        // Rules were checked at import; one that fails now (a newer, stricter parser) matches nothing, visibly.
+        let rules = purchases.compactMap { try? LicenceRule(match: $0[0].match, versions: $0[0].versions) }
+        return try await store.packageTitles().compactMap { title -> Unlicensed? in
+            guard !rules.contains(where: { $0.matches(source: title.key.source, name: title.key.name, version: nil) }),
+                  let reason = CommercialSoftware.reason(source: title.key.source, name: title.key.name, section: title.section,
                                                          maintainer: title.maintainer) else {
                 return nil
             }
@@ -152,8 +114,63 @@ public struct LicenceReconciliation: Sendable, Codable, Equatable {
             return Unlicensed(source: title.key.source, name: title.key.name, versions: versions, devices: title.devices,
                               maintainer: title.maintainer, section: title.section, reason: reason)
         }.sorted { ($1.devices, $0.name) < ($0.devices, $1.name) }
-        return LicenceReconciliation(generatedAt: now, expiryWarningDays: expiryWarningDays, products: products, unlicensed: unlicensed,
+    }
+
+    /// The same per-product figures, counted by the store without listing the machines (`machines` is empty), and
+    /// with the unlicensed packages only when asked: what the overview and the licences page show.
+    public static func figures(store: ControllerStore, now: Date = Date(), expiryWarningDays: Int = 60,
+                               unlicensed listUnlicensed: Bool = false) async throws -> LicenceReconciliation {
+        try await store.refreshLicenceMatches()
+        let purchases = byProduct(try await store.licences())
+        let counts = try await store.licenceMatchCounts(perUser: Set(purchases.filter { $0[0].kind == .perUser }.map { $0[0].productKey }))
+        let products = purchases.map { purchases in
+            let count = counts[purchases[0].productKey] ?? (0, 0, 0)
+            return product(purchases, devices: count.devices, users: count.users, unassigned: count.unassigned, machines: [], now: now,
+                           expiryWarningDays: expiryWarningDays)
+        }
+        return LicenceReconciliation(generatedAt: now, expiryWarningDays: expiryWarningDays, products: products,
+                                     unlicensed: listUnlicensed ? try await unlicensed(store: store, purchases: purchases) : [],
                                      devicesReporting: try await store.reportingDeviceCount())
+    }
+
+    /// The register's purchases grouped by product, in register order.
+    static func byProduct(_ licences: [Licence]) -> [[Licence]] {
+        var groups: [String: [Licence]] = [:]
+        var order: [String] = []
+        for licence in licences {
+            if groups[licence.productKey] == nil { order.append(licence.productKey) }
+            groups[licence.productKey, default: []].append(licence)
+        }
+        return order.compactMap { groups[$0] }
+    }
+
+    /// One product's seats against its use: `devices` with an installation, `users` (people, a machine issued to
+    /// nobody counting as one) and `unassigned` machines.
+    static func product(_ purchases: [Licence], devices: Int, users: Int, unassigned: Int, machines: [Machine], now: Date,
+                        expiryWarningDays: Int) -> Product {
+        let today = Day(now)
+        let warnBefore = today.adding(days: expiryWarningDays)
+        let first = purchases[0]
+        let inForce = purchases.filter { $0.expires.map { $0 >= today } ?? true }
+        let seatsInForce: Int? = first.kind == .site ? nil : inForce.reduce(0) { $0 + ($1.seats ?? 0) }
+        let seatsExpired = purchases.filter { $0.expires.map { $0 < today } ?? false }.reduce(0) { $0 + ($1.seats ?? 0) }
+        let expiringSoon = inForce.filter { $0.expires.map { $0 <= warnBefore } ?? false }
+        let used = first.kind == .perUser ? users : devices
+        var status = Status.exact
+        var difference = 0
+        switch first.kind {
+        case .site: status = .site
+        case .concurrent: status = .notJudged
+        case .perDevice, .perUser:
+            let seats = seatsInForce ?? 0
+            if used > seats { status = .short; difference = used - seats } else if used < seats { status = .spare; difference = seats - used }
+        }
+        return Product(
+            product: first.product, vendor: purchases.compactMap(\.vendor).first, kind: first.kind, match: first.match, versions: first.versions,
+            references: purchases.compactMap(\.reference), seatsInForce: seatsInForce, seatsExpired: seatsExpired,
+            nextExpiry: inForce.compactMap(\.expires).min(), seatsExpiringSoon: expiringSoon.reduce(0) { $0 + ($1.seats ?? 0) },
+            expiresSoon: !expiringSoon.isEmpty, devices: devices, used: used, unassignedDevices: first.kind == .perUser ? unassigned : 0,
+            status: status, difference: difference, machines: machines)
     }
 }
 

@@ -25,13 +25,20 @@ public struct AccountsPlanner: Sendable {
         self.now = now
     }
 
-    public func plan(_ accounts: [DirectoryAccount]) -> (items: [PlanItem], notes: [String]) {
+    /// The plan's items and notes, and the first moment after `now` at which the plan could come out differently
+    /// from the same accounts and lists (a leaving date or a stale threshold reached); nil when none is ahead.
+    public func plan(_ accounts: [DirectoryAccount]) -> (items: [PlanItem], notes: [String], holdsUntil: Date?) {
         var notes: [String] = []
+        var holdsUntil: Date?
+        func ahead(_ moment: Date) {
+            if moment > now, holdsUntil.map({ moment < $0 }) ?? true { holdsUntil = moment }
+        }
         let protection = ProtectedAccounts(policy)
         var leaversByKey: [String: KeyListFile.Entry] = [:]
         if let leavers {
             for entry in leavers.entries {
                 if let date = entry.date, date > now {
+                    ahead(date)
                     notes.append("\(entry.key) leaves on \(Self.day(date)): not disabled yet (\(leavers.path) line \(entry.line))")
                 } else {
                     leaversByKey[entry.key] = entry
@@ -46,7 +53,8 @@ public struct AccountsPlanner: Sendable {
         if policy.staleAfterDays > 0, !lastBindTracked {
             notes.append("The directory records no log-on times (OpenLDAP: olcLastBind or the lastbind overlay): stale accounts were not checked.")
         }
-        let staleBefore = now.addingTimeInterval(-Double(policy.staleAfterDays) * 86_400)
+        let staleAfter = Double(policy.staleAfterDays) * 86_400
+        let staleBefore = now.addingTimeInterval(-staleAfter)
 
         var items: [PlanItem] = []
         var protectedNames: [String] = []
@@ -77,6 +85,8 @@ public struct AccountsPlanner: Sendable {
                 } else if account.lastBindAt == nil, let created = account.createdAt, created < staleBefore {
                     reason = .stale
                     detail = "never logged on; created \(Self.days(from: created, to: now)) days ago"
+                } else if let since = account.lastBindAt ?? account.createdAt {
+                    ahead(since.addingTimeInterval(staleAfter))
                 }
             }
             guard let reason else { continue }
@@ -91,7 +101,7 @@ public struct AccountsPlanner: Sendable {
         if !unmatched.isEmpty {
             notes.append("On the leavers list but matching no account: " + unmatched.joined(separator: ", ") + ".")
         }
-        return (items, notes)
+        return (items, notes, holdsUntil)
     }
 
     /// `2026-08-31`, in UTC.
@@ -118,8 +128,9 @@ public struct ProtectedAccounts: Sendable {
 
     /// Which rule protects the account, or nil.
     public func rule(protecting account: DirectoryAccount) -> String? {
-        if dns.contains(Self.normalise(account.dn)) { return "protected DN" }
-        if let uid = account.uid, uids.contains(uid.lowercased()) { return "protected uid" }
+        if !dns.isEmpty, dns.contains(Self.normalise(account.dn)) { return "protected DN" }
+        if !uids.isEmpty, let uid = account.uid, uids.contains(uid.lowercased()) { return "protected uid" }
+        guard !groups.isEmpty else { return nil }
         for group in account.groups {
             let dn = Self.normalise(group)
             if groups.contains(dn) { return "member of \(group)" }
@@ -128,9 +139,18 @@ public struct ProtectedAccounts: Sendable {
         return nil
     }
 
-    /// DNs compare without case and without spaces after commas (`cn=A, dc=x` is `cn=a,dc=x`).
+    /// DNs compare without case and without spaces after commas (`cn=A, dc=x` is `cn=a,dc=x`). Done on Swift's own
+    /// strings, not Foundation's trimming: it runs for every account and group on every look at the directory.
     static func normalise(_ dn: String) -> String {
-        dn.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ",").lowercased()
+        var result = ""
+        result.reserveCapacity(dn.utf8.count)
+        for (index, part) in dn.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+            if index > 0 { result.append(",") }
+            let start = part.firstIndex { !($0 == " " || $0 == "\t") } ?? part.endIndex
+            let end = part[start...].lastIndex { !($0 == " " || $0 == "\t") }.map(part.index(after:)) ?? start
+            result += part[start..<end]
+        }
+        return result.lowercased()
     }
 
     static func firstRDNValue(_ dn: String) -> String? {

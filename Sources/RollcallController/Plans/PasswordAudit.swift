@@ -64,6 +64,8 @@ public struct PasswordAudit: Sendable, Codable, Equatable {
     /// Accounts whose temporary password is waiting to be changed (`pwdReset` already set).
     public var awaitingChange: [String]
     public var checkedAccounts: Int
+    /// The first moment after `now` at which a checked password becomes overdue; nil when none will.
+    public var holdsUntil: Date?
 
     public init(policies: [PasswordPolicyEntry], accounts: [DirectoryAccount], school: PasswordRotationPolicy,
                 protection: ProtectedAccounts, now: Date = Date()) {
@@ -101,6 +103,7 @@ public struct PasswordAudit: Sendable, Codable, Equatable {
         var overdue: [OverdueAccount] = []
         var awaiting: [String] = []
         var checked = 0
+        var holdsUntil: Date?
         for account in accounts where school.appliesTo.contains(account.kind) && !account.isDisabled && protection.rule(protecting: account) == nil {
             checked += 1
             if account.passwordReset {
@@ -115,12 +118,17 @@ public struct PasswordAudit: Sendable, Codable, Equatable {
             if age > school.maxAgeDays {
                 overdue.append(OverdueAccount(dn: account.dn, uid: account.uid, kind: account.kind, reason: .passwordOverdue,
                                               passwordChangedAt: changed, ageDays: age))
+            } else {
+                // Overdue once its age in whole days passes the policy's.
+                let due = changed.addingTimeInterval(Double(school.maxAgeDays + 1) * 86_400)
+                if due > now, holdsUntil.map({ due < $0 }) ?? true { holdsUntil = due }
             }
         }
         self.findings = findings
         self.overdue = overdue
         self.awaitingChange = awaiting.sorted()
         self.checkedAccounts = checked
+        self.holdsUntil = holdsUntil
     }
 
     /// The plan's items: force a change at next log-on for every overdue account.

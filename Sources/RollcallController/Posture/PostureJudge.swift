@@ -40,6 +40,13 @@ public struct PostureJudge: Sendable {
         self.policy = policy
     }
 
+    /// What a stored verdict was judged under: the policy, and the judge's own revision (raise it when a release
+    /// changes how facts are judged, and every stored verdict is judged again).
+    var key: String {
+        ["judge 1", "lock \(policy.requireScreenLock)", "idle \(policy.maxIdleMinutes)", "encrypt \(policy.encryptionRequiredFor.rawValue)",
+         "mounts " + policy.encryptedMounts.joined(separator: ",")].joined(separator: "; ")
+    }
+
     /// SMBIOS chassis types that leave the building: portable, laptop, notebook, sub-notebook, tablet, convertible,
     /// detachable.
     static let portableChassis: Set<Int> = [8, 9, 10, 14, 30, 31, 32]

@@ -106,13 +106,22 @@ public enum CSVWriter {
         cells.map(cell).joined(separator: ",")
     }
 
+    /// A cell as RFC 4180 wants it, and never a formula to a spreadsheet (a leading `=`, `+`, `-`, `@`, tab or CR
+    /// gets a `'`). Read byte by byte: a report writes hundreds of thousands of cells.
     static func cell(_ value: String) -> String {
-        var text = value
-        if let first = text.first, "=+-@\t\r".contains(first) { text = "'" + text }
-        if text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        var quoted = false, quotes = false
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): quoted = true; quotes = true
+            case UInt8(ascii: ","), UInt8(ascii: "\n"), UInt8(ascii: "\r"): quoted = true
+            default: break
+            }
         }
-        return text
+        let formula = value.utf8.first.map { "=+-@\t\r".utf8.contains($0) } ?? false
+        guard quoted || formula else { return value }
+        let text = formula ? "'" + value : value
+        guard quoted else { return text }
+        return "\"" + (quotes ? text.replacingOccurrences(of: "\"", with: "\"\"") : text) + "\""
     }
 }
 

@@ -5,7 +5,17 @@ extension ControllerStore {
     // MARK: Directory accounts
 
     /// Every synced account with its groups, ordered by DN.
+    /// Kept in memory under the store's `accounts` revision: the list changes only when a sync (or an HR import)
+    /// writes, and reading 60,000 accounts back is most of a look at them.
     public func directoryAccounts() async throws -> [DirectoryAccount] {
+        let revision = try await revision("accounts")
+        if let kept = directoryAccountsKept.withLock({ $0?.revision == revision ? $0?.accounts : nil }) { return kept }
+        let accounts = try await readDirectoryAccounts()
+        directoryAccountsKept.withLock { $0 = (revision, accounts) }
+        return accounts
+    }
+
+    private func readDirectoryAccounts() async throws -> [DirectoryAccount] {
         try await withConnection { db in
             var groups: [String: [String]] = [:]
             var groupsByUID: [String: [String]] = [:]

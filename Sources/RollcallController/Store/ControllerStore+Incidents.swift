@@ -36,6 +36,13 @@ extension ControllerStore {
         }
     }
 
+    /// How many incidents have `status`, counted by the store.
+    func incidentCount(status: Incident.Status) async throws -> Int {
+        try await withConnection { db in
+            try await db.raw("SELECT count(*) AS n FROM incidents WHERE status = \(bind: status.rawValue)").first(decodingColumn: "n", as: Int.self) ?? 0
+        }
+    }
+
     /// One incident, nil when there is none by that number (the command line turns that into its own error).
     public func incident(id: Int) async throws -> Incident? {
         try await withConnection { db in try await db.raw("SELECT * FROM incidents WHERE id = \(bind: id)").first().map(Self.incident) }

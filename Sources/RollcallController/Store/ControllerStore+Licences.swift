@@ -1,4 +1,5 @@
 import Foundation
+import RollcallProtocol
 import SQLKit
 
 struct LicenceRow: Codable {
@@ -142,15 +143,15 @@ extension ControllerStore {
     }
 
     /// Every installed package title on enrolled devices, with how many devices have it: a rule is tried against
-    /// each title once, not against every installation.
+    /// each title once, not against every installation. Read from `package_catalogue`, which the store's triggers
+    /// keep counted as packages are written; a device has one version of a title at a time, so the versions' device
+    /// counts add up to the title's.
     func packageTitles() async throws -> [PackageTitle] {
         try await withConnection { db in
             try await db.raw("""
-                SELECT p.source, p.name, max(p.section) AS section, max(p.maintainer) AS maintainer,
-                       count(DISTINCT p.device_id) AS devices, min(p.version) AS low, max(p.version) AS high
-                FROM device_packages p JOIN devices d ON d.id = p.device_id
-                WHERE p.state = 'installed' AND d.revoked_at IS NULL
-                GROUP BY p.source, p.name
+                SELECT source, name, max(section) AS section, max(maintainer) AS maintainer,
+                       sum(devices) AS devices, min(version) AS low, max(version) AS high
+                FROM package_catalogue GROUP BY source, name
                 """).all().map { row in
                 PackageTitle(key: PackageTitle.Key(source: try row.decode(column: "source", as: String.self),
                                                    name: try row.decode(column: "name", as: String.self)),
@@ -163,10 +164,127 @@ extension ControllerStore {
         }
     }
 
+    // MARK: Licence matches
+
+    /// Each product's rule, compiled, in register order (the first purchase of a product speaks for it). A rule that
+    /// no longer compiles (a newer, stricter parser) matches nothing, visibly: its product shows no installations.
+    static func licenceRules(_ db: any SQLDatabase) async throws -> [(productKey: String, rule: LicenceRule)] {
+        var rules: [(productKey: String, rule: LicenceRule)] = []
+        var seen = Set<String>()
+        for row in try await db.select().column(SQLLiteral.all).from("licences").orderBy("product").orderBy("line").all(decoding: LicenceRow.self) {
+            let licence = row.licence
+            guard seen.insert(licence.productKey).inserted, let rule = try? LicenceRule(match: licence.match, versions: licence.versions) else { continue }
+            rules.append((licence.productKey, rule))
+        }
+        return rules
+    }
+
+    /// `dpkg google-chrome-stable 131.0.6778.85-1`: a matched package as the reconciliation lists it.
+    static func packageLine(source: String, name: String, version: String) -> String { "\(source) \(name) \(version)" }
+
+    /// Re-matches one device's installed packages after its report replaced them, when the stored matches are
+    /// current (otherwise the next ``refreshLicenceMatches()`` matches every device anyway).
+    static func matchLicences(deviceID: String, packages: [SoftwarePackage], _ db: any SQLDatabase) async throws {
+        let revisions = try await db.raw("SELECT name, revision FROM store_revisions WHERE name IN ('licences', 'licence_matches')").all()
+        var revision: [String: Int64] = [:]
+        for row in revisions { revision[try row.decode(column: "name", as: String.self)] = try row.decode(column: "revision", as: Int64.self) }
+        guard let current = revision["licences"], revision["licence_matches"] == current else { return }
+        try await db.delete(from: "licence_matches").where("device_id", .equal, deviceID).run()
+        let rules = try await licenceRules(db)
+        guard !rules.isEmpty else { return }
+        for (productKey, rule) in rules {
+            let lines = packages.filter { $0.state == .installed && rule.matches(source: $0.source.rawValue, name: $0.name, version: $0.version) }
+                .map { packageLine(source: $0.source.rawValue, name: $0.name, version: $0.version) }
+            guard !lines.isEmpty else { continue }
+            try await db.insert(into: "licence_matches").columns("product_key", "device_id", "packages")
+                .values(SQLBind(productKey), SQLBind(deviceID), SQLBind(lines.joined(separator: "\n"))).run()
+        }
+    }
+
+    /// Matches every device's packages against the register when the register has changed since the last match
+    /// (an import, or a store upgraded to keep matches): rules are tried once per package title in the catalogue,
+    /// then against the installations of the titles they name.
+    func refreshLicenceMatches() async throws {
+        let stale = try await withConnection { db in
+            try await db.raw("""
+                SELECT l.revision <> m.revision AS stale FROM store_revisions l JOIN store_revisions m ON m.name = 'licence_matches' WHERE l.name = 'licences'
+                """).first(decodingColumn: "stale", as: Bool.self) ?? false
+        }
+        guard stale else { return }
+        try await transaction { db in
+            try await db.delete(from: "licence_matches").run()
+            let rules = try await Self.licenceRules(db)
+            if !rules.isEmpty {
+                let titles = try await db.select().column("source").column("name").from("package_catalogue").groupBy("source").groupBy("name").all()
+                    .map { PackageTitle.Key(source: try $0.decode(column: "source", as: String.self), name: try $0.decode(column: "name", as: String.self)) }
+                for (productKey, rule) in rules {
+                    let named = Set(titles.filter { rule.matches(source: $0.source, name: $0.name, version: nil) })
+                    var matched: [String: [String]] = [:]
+                    for installation in try await Self.installations(of: named, db)
+                    where rule.matches(source: installation.source, name: installation.name, version: installation.version) {
+                        matched[installation.deviceID, default: []].append(
+                            Self.packageLine(source: installation.source, name: installation.name, version: installation.version))
+                    }
+                    var rows = JSONRows(columns: ["product_key", "device_id", "packages"])
+                    for (device, lines) in matched { rows.append([.text(productKey), .text(device), .text(lines.sorted().joined(separator: "\n"))]) }
+                    try await db.insert(into: "licence_matches", rows: rows)
+                }
+            }
+            try await db.raw("""
+                UPDATE store_revisions SET revision = (SELECT revision FROM store_revisions WHERE name = 'licences') WHERE name = 'licence_matches'
+                """).run()
+        }
+    }
+
+    /// Every matched installation on an enrolled device, with the device and the person the register issues it to.
+    func licenceMatches() async throws -> [(productKey: String, machine: LicenceReconciliation.Machine)] {
+        try await withConnection { db in
+            let holders = try await Self.deviceHolders(db)
+            return try await db.raw("""
+                SELECT m.product_key, m.device_id, m.packages, d.hostname, d.last_seen FROM licence_matches m JOIN devices d ON d.id = m.device_id
+                WHERE d.revoked_at IS NULL
+                """).all().map { row in
+                let device = try row.decode(column: "device_id", as: String.self)
+                return (try row.decode(column: "product_key", as: String.self),
+                        LicenceReconciliation.Machine(deviceID: device, hostname: try row.decode(column: "hostname", as: String?.self),
+                                                      lastSeen: Date(millisecondsSince1970: try row.decode(column: "last_seen", as: Int64.self)),
+                                                      packages: try row.decode(column: "packages", as: String.self).split(separator: "\n").map(String.init),
+                                                      holder: holders[device]))
+            }
+        }
+    }
+
+    /// Per product: the enrolled devices it is installed on, and for `perUser` products the people those are issued
+    /// to (a device issued to nobody counting as its own user) and the devices issued to nobody, counted by the store.
+    func licenceMatchCounts(perUser: Set<String>) async throws -> [String: (devices: Int, users: Int, unassigned: Int)] {
+        try await withConnection { db in
+            let enrolled = "m.device_id NOT IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)"
+            var counts: [String: (devices: Int, users: Int, unassigned: Int)] = [:]
+            for row in try await db.raw("SELECT m.product_key, count(*) AS n FROM licence_matches m WHERE \(unsafeRaw: enrolled) GROUP BY 1").all() {
+                let devices = try row.decode(column: "n", as: Int.self)
+                counts[try row.decode(column: "product_key", as: String.self)] = (devices, devices, 0)
+            }
+            guard !perUser.isEmpty else { return counts }
+            for row in try await db.raw("""
+                SELECT product_key, count(DISTINCT coalesce('person ' || holder, 'device ' || device_id)) AS users, sum(holder IS NULL) AS unassigned
+                FROM (SELECT m.product_key, m.device_id,
+                             (SELECT min(e.assigned_to) FROM device_serials ds JOIN equipment e ON e.serial_key = ds.serial_key
+                              WHERE ds.device_id = m.device_id AND e.assigned_to IS NOT NULL AND e.state = 'active') AS holder
+                      FROM licence_matches m WHERE m.product_key IN (\(binds: perUser.sorted())) AND \(unsafeRaw: enrolled))
+                GROUP BY product_key
+                """).all() {
+                let key = try row.decode(column: "product_key", as: String.self)
+                counts[key]?.users = try row.decode(column: "users", as: Int.self)
+                counts[key]?.unassigned = try row.decode(column: "unassigned", as: Int.self)
+            }
+            return counts
+        }
+    }
+
     /// The installations of the named titles on enrolled devices.
-    func installations(of titles: Set<PackageTitle.Key>) async throws -> [Installation] {
+    static func installations(of titles: Set<PackageTitle.Key>, _ db: any SQLDatabase) async throws -> [Installation] {
         guard !titles.isEmpty else { return [] }
-        return try await withConnection { db in
+        do {
             var found: [Installation] = []
             for chunk in Array(Set(titles.map(\.name))).sorted().chunked(into: 500) {
                 let rows = try await db.select()
@@ -200,17 +318,18 @@ extension ControllerStore {
         }
     }
 
-    /// Who each device is issued to in the equipment register (matched by any serial the device reported).
-    func deviceHolders() async throws -> [String: String] {
-        try await withConnection { db in
-            var holders: [String: String] = [:]
-            for row in try await db.raw("""
-                SELECT DISTINCT ds.device_id, e.assigned_to FROM device_serials ds JOIN equipment e ON e.serial_key = ds.serial_key
-                WHERE e.assigned_to IS NOT NULL AND e.state = 'active'
-                """).all() {
-                holders[try row.decode(column: "device_id", as: String.self)] = try row.decode(column: "assigned_to", as: String.self)
-            }
-            return holders
+    /// Who each device is issued to in the equipment register (matched by any serial the device reported; of two
+    /// holders, the first by name).
+    static let holdersQuery = """
+        SELECT ds.device_id, min(e.assigned_to) AS holder FROM device_serials ds JOIN equipment e ON e.serial_key = ds.serial_key
+        WHERE e.assigned_to IS NOT NULL AND e.state = 'active' GROUP BY ds.device_id
+        """
+
+    static func deviceHolders(_ db: any SQLDatabase) async throws -> [String: String] {
+        var holders: [String: String] = [:]
+        for row in try await db.raw("\(unsafeRaw: holdersQuery)").all() {
+            holders[try row.decode(column: "device_id", as: String.self)] = try row.decode(column: "holder", as: String.self)
         }
+        return holders
     }
 }

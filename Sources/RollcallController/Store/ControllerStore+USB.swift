@@ -80,18 +80,86 @@ extension ControllerStore {
     /// Every device's verdicts under `policy`; a device without posture facts is judged unknown.
     public func postures(policy: PosturePolicy) async throws -> [String: DevicePosture] {
         let judge = PostureJudge(policy: policy)
+        try await judgePostures(judge)
         return try await withConnection { db in
             var result: [String: DevicePosture] = [:]
-            let decoder = RollcallJSON.decoder()
             for row in try await db.raw("""
-                SELECT d.id, p.collected_at, p.chassis_type, p.facts FROM devices d LEFT JOIN device_posture p ON p.device_id = d.id
+                SELECT d.id, p.collected_at, v.screen_lock, v.screen_lock_reason, v.encryption, v.encryption_reason
+                FROM devices d LEFT JOIN device_posture p ON p.device_id = d.id LEFT JOIN posture_verdicts v ON v.device_id = d.id
                 """).all() {
                 let id = try row.decode(column: "id", as: String.self)
-                let facts = try row.decode(column: "facts", as: String?.self).map { try decoder.decode(PostureFacts.self, from: Data($0.utf8)) }
-                let collected = try row.decode(column: "collected_at", as: Int64?.self).map(Date.init(millisecondsSince1970:))
-                result[id] = judge.judge(deviceID: id, facts: facts, chassisType: try row.decode(column: "chassis_type", as: Int?.self), collectedAt: collected)
+                guard let collected = try row.decode(column: "collected_at", as: Int64?.self).map(Date.init(millisecondsSince1970:)) else {
+                    result[id] = judge.judge(deviceID: id, facts: nil, chassisType: nil, collectedAt: nil)
+                    continue
+                }
+                result[id] = DevicePosture(deviceID: id, screenLock: try Self.verdict(row, "screen_lock"),
+                                           encryption: try Self.verdict(row, "encryption"), collectedAt: collected)
             }
             return result
+        }
+    }
+
+    /// How many enrolled devices have each pair of verdicts under `policy` (no posture facts yet: unknown on both),
+    /// counted by the store from its indexes: every verdict, less the revoked devices' few.
+    func postureCounts(policy: PosturePolicy) async throws -> [(screenLock: Verdict.Status, encryption: Verdict.Status, devices: Int)] {
+        try await judgePostures(PostureJudge(policy: policy))
+        return try await withConnection { db in
+            var counts: [String: (screenLock: Verdict.Status, encryption: Verdict.Status, devices: Int)] = [:]
+            func add(_ rows: [any SQLRow], sign: Int) throws {
+                for row in rows {
+                    let lock = try row.decode(column: "screen_lock", as: String.self), encryption = try row.decode(column: "encryption", as: String.self)
+                    counts["\(lock) \(encryption)", default: (Verdict.Status(rawValue: lock) ?? .unknown, Verdict.Status(rawValue: encryption) ?? .unknown, 0)]
+                        .devices += sign * (try row.decode(column: "n", as: Int.self))
+                }
+            }
+            try add(try await db.raw("SELECT screen_lock, encryption, count(*) AS n FROM posture_verdicts GROUP BY 1, 2").all(), sign: 1)
+            try add(try await db.raw("""
+                SELECT v.screen_lock, v.encryption, count(*) AS n FROM devices d JOIN posture_verdicts v ON v.device_id = d.id
+                WHERE d.revoked_at IS NOT NULL GROUP BY 1, 2
+                """).all(), sign: -1)
+            let enrolled = try await db.raw("SELECT count(*) AS n FROM devices WHERE revoked_at IS NULL").first(decodingColumn: "n", as: Int.self) ?? 0
+            let judged = counts.values.reduce(0) { $0 + $1.devices }
+            if enrolled > judged { counts["unknown unknown", default: (.unknown, .unknown, 0)].devices += enrolled - judged }
+            return counts.sorted { $0.key < $1.key }.map(\.value).filter { $0.devices > 0 }
+        }
+    }
+
+    private static func verdict(_ row: any SQLRow, _ column: String) throws -> Verdict {
+        // A verdict is stored in the same transaction as it is judged, so a device with facts always has one here.
+        Verdict(Verdict.Status(rawValue: try row.decode(column: column, as: String?.self) ?? "") ?? .unknown,
+                try row.decode(column: column + "_reason", as: String?.self) ?? "not judged yet")
+    }
+
+    /// Judges the facts with no stored verdict (new facts clear it) or one judged under another policy, and stores
+    /// the verdicts: after new facts or a policy change each device is judged once, not on every look.
+    private func judgePostures(_ judge: PostureJudge) async throws {
+        let key = judge.key
+        let unjudged = """
+            SELECT p.device_id, p.chassis_type, p.facts FROM device_posture p LEFT JOIN posture_verdicts v ON v.device_id = p.device_id
+            WHERE v.device_id IS NULL OR v.judged_under <> 
+            """
+        // Verdicts exist only for stored facts (new facts delete theirs), so all are judged when the counts agree;
+        // both come from indexes, not from the kilobytes of facts.
+        let pending = try await withConnection { db in
+            try await db.raw("""
+                SELECT (SELECT count(*) FROM device_posture) - (SELECT count(*) FROM posture_verdicts WHERE judged_under = \(bind: key)) AS n
+                """).first(decodingColumn: "n", as: Int.self) ?? 0
+        }
+        guard pending != 0 else { return }
+        // Read and written in one transaction, so facts arriving meanwhile cannot be overwritten by an older verdict.
+        try await transaction { db in
+            let decoder = RollcallJSON.decoder()
+            for row in try await db.raw("\(unsafeRaw: unjudged)\(bind: key)").all() {
+                let id = try row.decode(column: "device_id", as: String.self)
+                let facts = try decoder.decode(PostureFacts.self, from: Data(try row.decode(column: "facts", as: String.self).utf8))
+                let posture = judge.judge(deviceID: id, facts: facts, chassisType: try row.decode(column: "chassis_type", as: Int?.self),
+                                          collectedAt: nil)
+                try await db.raw("""
+                    INSERT OR REPLACE INTO posture_verdicts (device_id, judged_under, screen_lock, screen_lock_reason, encryption, encryption_reason)
+                    VALUES (\(bind: id), \(bind: key), \(bind: posture.screenLock.status.rawValue), \(bind: posture.screenLock.reason),
+                            \(bind: posture.encryption.status.rawValue), \(bind: posture.encryption.reason))
+                    """).run()
+            }
         }
     }
 

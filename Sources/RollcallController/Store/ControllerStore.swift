@@ -6,6 +6,7 @@ import NIOPosix
 public import RollcallProtocol
 import SQLKit
 import SQLiteKit
+import Synchronization
 
 /// The controller's database: devices, the reports they sent, and their latest package lists.
 ///
@@ -15,11 +16,16 @@ import SQLiteKit
 ///
 /// `@unchecked Sendable` because AsyncKit has not annotated `EventLoopGroupConnectionPool`: the pool guards its
 /// state with a lock and runs each per-loop pool on its own event loop, and it lends a connection to one caller
-/// at a time, so sharing the store between tasks is safe. The other stored properties are immutable values.
+/// at a time, so sharing the store between tasks is safe. The other stored properties are immutable values or
+/// Sendable.
 public final class ControllerStore: @unchecked Sendable {
     private let pool: EventLoopGroupConnectionPool<SQLiteConnectionSource>
     private let logger: Logger
     public let path: String
+    /// The overview's account figures between looks at an unchanged directory (one per store, shared by every request).
+    let accountFigures = AccountFiguresMemo()
+    /// The synced accounts as last read, with the `accounts` revision they were read at.
+    let directoryAccountsKept = Mutex<(revision: Int64, accounts: [DirectoryAccount])?>(nil)
 
     /// Opens (creating if needed) the SQLite store at `path` and brings its schema up to date.
     public static func open(path: String, logger: Logger) async throws -> ControllerStore {
@@ -130,6 +136,7 @@ public final class ControllerStore: @unchecked Sendable {
                     }
                     try await insert.run()
                 }
+                try await Self.matchLicences(deviceID: deviceID, packages: report.software.packages, db)
             } else {
                 try await db.update("devices").set("last_seen", to: SQLBind(received)).where("id", .equal, deviceID).run()
             }

@@ -393,6 +393,135 @@ enum Migrations {
             // An incident's history and a person's trail are asked of the audit log by target.
             try await db.create(index: "audit_by_target").on("audit_log").column("target").run()
         },
+        Migration(number: 10, name: "figures the dashboard reads kept up to date as the data arrives") { db in
+            // The estate's software by title and version, with how many enrolled devices have each installed: what
+            // licence reconciliation starts from. Triggers keep it in step with every write to device_packages, so
+            // reading it costs the number of titles, not the millions of installations behind them. A device counts
+            // once per version however many architectures it has it for (multiarch).
+            try await db.create(table: "package_catalogue")
+                .column("source", type: .text, .notNull)
+                .column("name", type: .text, .notNull)
+                .column("version", type: .text, .notNull)
+                .column("section", type: .text)
+                .column("maintainer", type: .text)
+                .column("devices", type: .int, .notNull)
+                .primaryKey("source", "name", "version")
+                .run()
+            // The triggers ask "does this device have this title installed another time?": one seek with this index.
+            try await db.drop(index: "device_packages_by_device").run()
+            try await db.create(index: "device_packages_by_device_name").on("device_packages").column("device_id").column("name").run()
+            try await db.raw("""
+                INSERT INTO package_catalogue (source, name, version, section, maintainer, devices)
+                SELECT p.source, p.name, p.version, max(p.section), max(p.maintainer), count(DISTINCT p.device_id)
+                FROM device_packages p JOIN devices d ON d.id = p.device_id
+                WHERE p.state = 'installed' AND d.revoked_at IS NULL
+                GROUP BY p.source, p.name, p.version
+                """).run()
+            // Ingest writes the device row before its packages, and a revoked device never reports again.
+            try await db.raw("""
+                CREATE TRIGGER package_catalogue_add AFTER INSERT ON device_packages
+                WHEN NEW.state = 'installed'
+                    AND EXISTS (SELECT 1 FROM devices WHERE id = NEW.device_id AND revoked_at IS NULL)
+                    AND NOT EXISTS (SELECT 1 FROM device_packages WHERE device_id = NEW.device_id AND name = NEW.name AND source = NEW.source
+                                    AND version = NEW.version AND state = 'installed' AND rowid <> NEW.rowid)
+                BEGIN
+                    INSERT INTO package_catalogue (source, name, version, section, maintainer, devices)
+                    VALUES (NEW.source, NEW.name, NEW.version, NEW.section, NEW.maintainer, 1)
+                    ON CONFLICT (source, name, version) DO UPDATE SET devices = devices + 1,
+                        section = coalesce(excluded.section, section), maintainer = coalesce(excluded.maintainer, maintainer);
+                END
+                """).run()
+            try await db.raw("""
+                CREATE TRIGGER package_catalogue_remove AFTER DELETE ON device_packages
+                WHEN OLD.state = 'installed'
+                    AND EXISTS (SELECT 1 FROM devices WHERE id = OLD.device_id AND revoked_at IS NULL)
+                    AND NOT EXISTS (SELECT 1 FROM device_packages WHERE device_id = OLD.device_id AND name = OLD.name AND source = OLD.source
+                                    AND version = OLD.version AND state = 'installed')
+                BEGIN
+                    UPDATE package_catalogue SET devices = devices - 1 WHERE source = OLD.source AND name = OLD.name AND version = OLD.version;
+                    DELETE FROM package_catalogue WHERE source = OLD.source AND name = OLD.name AND version = OLD.version AND devices <= 0;
+                END
+                """).run()
+            try await db.raw("""
+                CREATE TRIGGER package_catalogue_change AFTER UPDATE OF device_id, source, name, version, state ON device_packages
+                BEGIN
+                    SELECT RAISE(ABORT, 'device_packages rows are replaced, never updated: package_catalogue counts them');
+                END
+                """).run()
+            try await db.raw("""
+                CREATE TRIGGER package_catalogue_revoke AFTER UPDATE OF revoked_at ON devices
+                WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+                BEGIN
+                    UPDATE package_catalogue SET devices = devices - 1 WHERE (source, name, version) IN
+                        (SELECT source, name, version FROM device_packages WHERE device_id = NEW.id AND state = 'installed');
+                    DELETE FROM package_catalogue WHERE devices <= 0;
+                END
+                """).run()
+            try await db.raw("""
+                CREATE TRIGGER package_catalogue_unrevoke AFTER UPDATE OF revoked_at ON devices
+                WHEN OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL
+                BEGIN
+                    INSERT INTO package_catalogue (source, name, version, section, maintainer, devices)
+                    SELECT source, name, version, max(section), max(maintainer), 1 FROM device_packages
+                    WHERE device_id = NEW.id AND state = 'installed' GROUP BY source, name, version
+                    ON CONFLICT (source, name, version) DO UPDATE SET devices = devices + 1;
+                END
+                """).run()
+            // Posture verdicts with the policy they were judged under, in their own narrow table (the facts are
+            // kilobytes a row): judged once when new facts arrive or the policy changes, not on every look.
+            try await db.create(table: "posture_verdicts")
+                .column("device_id", type: .text, .primaryKey(autoIncrement: false))
+                .column("judged_under", type: .text, .notNull)
+                .column("screen_lock", type: .text, .notNull)
+                .column("screen_lock_reason", type: .text, .notNull)
+                .column("encryption", type: .text, .notNull)
+                .column("encryption_reason", type: .text, .notNull)
+                .run()
+            try await db.create(index: "posture_verdicts_by_verdict").on("posture_verdicts").column("screen_lock").column("encryption").run()
+            try await db.raw("""
+                CREATE TRIGGER posture_verdicts_stale AFTER UPDATE ON device_posture
+                BEGIN
+                    DELETE FROM posture_verdicts WHERE device_id = OLD.device_id;
+                END
+                """).run()
+            // The overview's USB tiles and monthly chart count insertions by time: answered from the index alone.
+            try await db.drop(index: "usb_events_by_time").run()
+            try await db.create(index: "usb_events_by_time").on("usb_events").column("occurred_at").column("action").column("approved")
+                .column("blocked").run()
+            try await db.create(index: "incidents_by_status").on("incidents").column("status").run()
+            // The overview's device counts, and the few revoked devices its other counts leave out, from an index.
+            try await db.create(index: "devices_by_revocation").on("devices").column("revoked_at").column("last_seen").column("last_report_id").run()
+            // A counter per kind of input, raised by every write to its tables: a judgement made from those inputs
+            // can be kept for as long as the counter has not moved.
+            try await db.create(table: "store_revisions")
+                .column("name", type: .text, .primaryKey(autoIncrement: false))
+                .column("revision", type: .bigint, .notNull)
+                .run()
+            // `licence_matches` holds the `licences` revision its rows were matched under (0: never matched).
+            try await db.raw("INSERT INTO store_revisions (name, revision) VALUES ('accounts', 1), ('licences', 1), ('licence_matches', 0)").run()
+            let inputs = ["directory_accounts": "accounts", "directory_memberships": "accounts", "directory_syncs": "accounts", "people": "accounts",
+                          "hr_imports": "accounts", "licences": "licences"]
+            for (table, name) in inputs.sorted(by: { $0.key < $1.key }) {
+                for event in ["INSERT", "UPDATE", "DELETE"] {
+                    try await db.raw("""
+                        CREATE TRIGGER \(unsafeRaw: table)_\(unsafeRaw: event.lowercased())_revision AFTER \(unsafeRaw: event) ON \(unsafeRaw: table)
+                        BEGIN
+                            UPDATE store_revisions SET revision = revision + 1 WHERE name = \(literal: name);
+                        END
+                        """).run()
+                }
+            }
+            // Which enrolled devices each licensed product is installed on, and as which packages: kept by report
+            // ingest for the reporting device and matched afresh for every device when the register changes, so
+            // reconciling reads one row per installation the register cares about.
+            try await db.create(table: "licence_matches")
+                .column("product_key", type: .text, .notNull)
+                .column("device_id", type: .text, .notNull)
+                .column("packages", type: .text, .notNull)
+                .primaryKey("product_key", "device_id")
+                .run()
+            try await db.create(index: "licence_matches_by_device").on("licence_matches").column("device_id").run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

@@ -131,6 +131,17 @@ struct LicenceTests {
         #expect(html.contains("<td>teamviewer</td>"))
         let json = try JSONSerialization.jsonObject(with: Data(try report.render(.json).utf8)) as? [String: Any]
         #expect((json?["products"] as? [Any])?.count == 5 && (json?["unlicensed"] as? [Any])?.count == 4)
+
+        // A machine reporting after the import is matched as its report is stored; the overview's counts (from
+        // the store) agree with the full reconciliation.
+        var report8 = sampleReport(machineID: "m-ict-08", hostname: "ict-08", collectedAt: reconcileDay)
+        report8.software = SoftwareInventory(packages: [package("google-chrome-stable", "131.0.6778.85-1", section: "web", maintainer: chromeTeam)])
+        _ = try await fixture.store.ingest(report8, body: "{}", deviceID: "ict-08")
+        let again = try await LicenceReconciliation.run(store: fixture.store, now: reconcileDay)
+        #expect(again.products.first { $0.product == "Google Chrome Enterprise" }?.machines.map(\.hostname) == ["ict-01", "ict-02", "ict-03", "ict-08"])
+        let figures = try await LicenceReconciliation.figures(store: fixture.store, now: reconcileDay)
+        #expect(figures.products.map(\.used) == again.products.map(\.used) && figures.products.map(\.status) == again.products.map(\.status))
+        #expect(figures.products.map(\.unassignedDevices) == again.products.map(\.unassignedDevices))
     }
 
     @Test("import is all or nothing: every bad row named by line and column, and nothing stored")

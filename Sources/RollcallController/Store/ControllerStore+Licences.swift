@@ -194,7 +194,7 @@ extension ControllerStore {
         guard !rules.isEmpty else { return }
         for (productKey, rule) in rules {
             let lines = packages.filter { $0.state == .installed && rule.matches(source: $0.source.rawValue, name: $0.name, version: $0.version) }
-                .map { packageLine(source: $0.source.rawValue, name: $0.name, version: $0.version) }
+                .map { packageLine(source: $0.source.rawValue, name: $0.name, version: $0.version) }.sorted()
             guard !lines.isEmpty else { continue }
             try await db.insert(into: "licence_matches").columns("product_key", "device_id", "packages")
                 .values(SQLBind(productKey), SQLBind(deviceID), SQLBind(lines.joined(separator: "\n"))).run()

@@ -394,6 +394,7 @@ enum Migrations {
             try await db.create(index: "audit_by_target").on("audit_log").column("target").run()
         },
         Migration(number: 10, name: "figures the dashboard reads kept up to date as the data arrives") { db in
+            // The triggers are SQLite's dialect; a PostgreSQL store will need them as trigger functions.
             // The estate's software by title and version, with how many enrolled devices have each installed: what
             // licence reconciliation starts from. Triggers keep it in step with every write to device_packages, so
             // reading it costs the number of titles, not the millions of installations behind them. A device counts

@@ -1,5 +1,4 @@
 import Foundation
-import SQLKit
 import Synchronization
 
 /// Each directory account as the school's policy sees it today: a zombie (a leaver's, an orphan's or a stale account
@@ -102,14 +101,5 @@ final class AccountFiguresMemo: Sendable {
 
     func remember(_ standing: AccountStanding, key: Key, judgedAt: Date) {
         entry.withLock { $0 = Entry(key: key, figures: standing.figures, judgedAt: judgedAt, holdsUntil: standing.holdsUntil) }
-    }
-}
-
-extension ControllerStore {
-    /// The counter a trigger raises on every write to the tables behind `name` (see migration 10).
-    func revision(_ name: String) async throws -> Int64 {
-        try await withConnection { db in
-            try await db.raw("SELECT revision FROM store_revisions WHERE name = \(bind: name)").first(decodingColumn: "revision", as: Int64.self) ?? 0
-        }
     }
 }

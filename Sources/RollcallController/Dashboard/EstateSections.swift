@@ -252,11 +252,17 @@ actor EstateFacts {
 
     /// Nil before the first directory sync.
     func accountStanding() async throws -> AccountStanding? {
+        try await accountStanding(key: nil)
+    }
+
+    /// `key`: what the figures depend on, when the caller has just read it.
+    private func accountStanding(key known: AccountFiguresMemo.Key?) async throws -> AccountStanding? {
         if let standing { return standing }
-        let key = try await AccountFiguresMemo.key(store: store, configuration: configuration)
+        var key = known
+        if key == nil { key = try await AccountFiguresMemo.key(store: store, configuration: configuration) }
         let judged = try await AccountStanding.judge(store: store, configuration: configuration, now: now)
         standing = .some(judged)
-        if let judged { store.accountFigures.remember(judged, key: key, judgedAt: now) }
+        if let judged, let key { store.accountFigures.remember(judged, key: key, judgedAt: now) }
         return judged
     }
 
@@ -266,7 +272,7 @@ actor EstateFacts {
         if let standing { return standing?.figures }
         let key = try await AccountFiguresMemo.key(store: store, configuration: configuration)
         if let figures = store.accountFigures.figures(for: key, at: now) { return figures }
-        return try await accountStanding()?.figures
+        return try await accountStanding(key: key)?.figures
     }
 
     /// The licence figures without the machines behind them (the pages show counts), with the unlicensed packages

@@ -267,9 +267,7 @@ extension ControllerStore {
             guard !perUser.isEmpty else { return counts }
             for row in try await db.raw("""
                 SELECT product_key, count(DISTINCT coalesce('person ' || holder, 'device ' || device_id)) AS users, sum(holder IS NULL) AS unassigned
-                FROM (SELECT m.product_key, m.device_id,
-                             (SELECT min(e.assigned_to) FROM device_serials ds JOIN equipment e ON e.serial_key = ds.serial_key
-                              WHERE ds.device_id = m.device_id AND e.assigned_to IS NOT NULL AND e.state = 'active') AS holder
+                FROM (SELECT m.product_key, m.device_id, \(unsafeRaw: Self.holder(of: "m.device_id")) AS holder
                       FROM licence_matches m WHERE m.product_key IN (\(binds: perUser.sorted())) AND \(unsafeRaw: enrolled))
                 GROUP BY product_key
                 """).all() {
@@ -318,16 +316,22 @@ extension ControllerStore {
         }
     }
 
-    /// Who each device is issued to in the equipment register (matched by any serial the device reported; of two
-    /// holders, the first by name).
-    static let holdersQuery = """
-        SELECT ds.device_id, min(e.assigned_to) AS holder FROM device_serials ds JOIN equipment e ON e.serial_key = ds.serial_key
-        WHERE e.assigned_to IS NOT NULL AND e.state = 'active' GROUP BY ds.device_id
+    /// The person the equipment register issues the device `column` names to, as SQL: matched by any serial the
+    /// device reported, and of two holders the first by name.
+    static func holder(of column: String) -> String {
         """
+        (SELECT min(e.assigned_to) FROM device_serials ds JOIN equipment e ON e.serial_key = ds.serial_key
+         WHERE ds.device_id = \(column) AND e.assigned_to IS NOT NULL AND e.state = 'active')
+        """
+    }
 
+    /// Who each device is issued to in the equipment register.
     static func deviceHolders(_ db: any SQLDatabase) async throws -> [String: String] {
         var holders: [String: String] = [:]
-        for row in try await db.raw("\(unsafeRaw: holdersQuery)").all() {
+        for row in try await db.raw("""
+            SELECT device_id, holder FROM (SELECT DISTINCT s.device_id, \(unsafeRaw: holder(of: "s.device_id")) AS holder FROM device_serials s)
+            WHERE holder IS NOT NULL
+            """).all() {
             holders[try row.decode(column: "device_id", as: String.self)] = try row.decode(column: "holder", as: String.self)
         }
         return holders

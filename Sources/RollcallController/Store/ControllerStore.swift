@@ -173,6 +173,14 @@ public final class ControllerStore: @unchecked Sendable {
         }
     }
 
+    /// The counter a trigger raises on every write to the tables behind `name` (see migration 10): what a kept
+    /// judgement checks to know its inputs are unchanged.
+    func revision(_ name: String) async throws -> Int64 {
+        try await withConnection { db in
+            try await db.raw("SELECT revision FROM store_revisions WHERE name = \(bind: name)").first(decodingColumn: "revision", as: Int64.self) ?? 0
+        }
+    }
+
     /// How many reports are stored (all devices), for checks and the status page.
     public func reportCount() async throws -> Int {
         try await withConnection { db in

@@ -59,6 +59,9 @@ public struct LDAPConnectionOptions: Sendable, Equatable {
 public actor LDAPConnection {
     private let handle: LDAPHandle
     public nonisolated let url: String
+    /// Whether the connection is protected by TLS (an `ldaps://` URL, or StartTLS done at connect), as Active
+    /// Directory demands before it takes a password (`unicodePwd`).
+    public nonisolated let isEncrypted: Bool
     private let timeoutSeconds: Int
 
     /// Connects (lazily: libldap opens the socket on the first operation, or now with StartTLS).
@@ -73,6 +76,7 @@ public actor LDAPConnection {
         self.handle = handle
         self.url = url
         self.timeoutSeconds = options.timeoutSeconds
+        self.isEncrypted = options.security == .startTLS || url.lowercased().hasPrefix("ldaps://")
         var version: Int32 = LDAP_VERSION3
         try Self.set(handle, LDAP_OPT_PROTOCOL_VERSION, &version, url)
         try Self.set(handle, LDAP_OPT_REFERRALS, cldap_opt_off(), url)
@@ -452,6 +456,40 @@ public actor LDAPConnection {
         }
     }
 
+    /// Adds an entry whose values may be binary, e.g. Active Directory's `unicodePwd` (the quoted password in UTF-16LE).
+    /// Every value buffer is zeroed before it is freed, so a password given here does not linger in freed memory.
+    public func add(dn: String, entry attributes: [LDAPEntry.Attribute]) throws(LDAPError) {
+        let modifications = attributes.map { LDAPModification.addBinary($0.name, $0.values) }
+        let code = Self.withMods(modifications) { mods in ldap_add_ext_s(handle.raw, dn, mods, nil, nil) }
+        guard code == LDAP_SUCCESS else {
+            throw LDAPError(code: code, operation: .add, target: dn, diagnostic: Self.diagnostic(handle))
+        }
+    }
+
+    /// Every value of a multi-valued attribute that Active Directory hands out in ranges (`member;range=0-1499`,
+    /// then `member;range=1500-*` ...; AD's MaxValRange, 1,500 by default): the values `entry` already carries, then
+    /// the rest asked for `step` at a time until the server answers with a range ending in `*`.
+    /// An entry whose attribute came whole (no range) is returned as it is.
+    ///
+    /// For example, the members of a group of 4,000 pupils:
+    /// ```swift
+    /// let members = try await directory.rangedValues("member", of: group, step: 1500)
+    /// ```
+    public func rangedValues(_ attribute: String, of entry: LDAPEntry, step: Int = 1500) throws(LDAPError) -> [[UInt8]] {
+        guard var range = entry.range(of: attribute) else { return entry.values(attribute) }
+        var values = range.values
+        while let next = range.next {
+            let asked = "\(attribute);range=\(next)-\(next + max(step, 1) - 1)"
+            guard let page = try self.entry(dn: entry.dn, attributes: [asked]), let following = page.range(of: attribute), following.first == next else {
+                throw LDAPError(code: LDAP_OTHER, operation: .search, target: entry.dn,
+                                diagnostic: "the server stopped answering \(asked) before the last range (\(values.count) values read)")
+            }
+            values += following.values
+            range = following
+        }
+        return values
+    }
+
     /// Sets an entry's password with the Password Modify extended operation (RFC 3062), so the server hashes it with
     /// its own scheme and applies its password policy: the clear text never lands in the directory, whatever
     /// `olcPPolicyHashCleartext` says. The bytes of the password are zeroed after the call.
@@ -494,11 +532,17 @@ public actor LDAPConnection {
     /// Builds a NULL-terminated `LDAPMod *[]` for the C call and frees every piece afterwards, on every path.
     private static func withMods(_ modifications: [LDAPModification], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?>) -> Int32) -> Int32 {
         var allocations: [UnsafeMutableRawPointer] = []
-        defer { for pointer in allocations { free(pointer) } }
+        var copies: [(UnsafeMutableRawPointer, Int)] = []
+        defer {
+            // Values may be passwords: zeroed before they go back to the allocator.
+            for (pointer, count) in copies { memset(pointer, 0, count) }
+            for pointer in allocations { free(pointer) }
+        }
         func copy(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
             let pointer = malloc(max(bytes.count, 1)).assumingMemoryBound(to: CChar.self)
             bytes.withUnsafeBytes { raw in if let base = raw.baseAddress { memcpy(pointer, base, raw.count) } }
             allocations.append(UnsafeMutableRawPointer(pointer))
+            copies.append((UnsafeMutableRawPointer(pointer), bytes.count))
             return pointer
         }
         let mods = UnsafeMutablePointer<UnsafeMutablePointer<LDAPMod>?>.allocate(capacity: modifications.count + 1)
@@ -515,7 +559,7 @@ public actor LDAPConnection {
             }
             list[values.count] = nil
             let operation: Int32 = switch modification {
-            case .add: LDAP_MOD_ADD
+            case .add, .addBinary: LDAP_MOD_ADD
             case .replace, .replaceBinary: LDAP_MOD_REPLACE
             case .delete: LDAP_MOD_DELETE
             }

@@ -37,6 +37,28 @@ public struct LDAPEntry: Sendable, Equatable {
         }
     }
 
+    /// One slice of a ranged attribute (`member;range=0-1499`): its values and where the next slice starts, nil
+    /// when this is the last (`member;range=1500-*`).
+    public struct AttributeRange: Sendable, Equatable {
+        public let first: Int
+        public let next: Int?
+        public let values: [[UInt8]]
+    }
+
+    /// The slice of `name` the entry carries as `name;range=LOW-HIGH`, or nil when the attribute came whole.
+    public func range(of name: String) -> AttributeRange? {
+        let prefix = name + ";range="
+        for attribute in attributes where attribute.name.utf8.count > prefix.utf8.count
+            && Self.sameName(String(attribute.name.prefix(prefix.count)), prefix) {
+            let bounds = attribute.name.dropFirst(prefix.count).split(separator: "-", maxSplits: 1)
+            guard bounds.count == 2, let low = Int(bounds[0]) else { continue }
+            if bounds[1] == "*" { return AttributeRange(first: low, next: nil, values: attribute.values) }
+            guard let high = Int(bounds[1]), high >= low else { continue }
+            return AttributeRange(first: low, next: high + 1, values: attribute.values)
+        }
+        return nil
+    }
+
     /// Every value as UTF-8 text (LDAP strings are UTF-8).
     public func strings(_ name: String) -> [String] {
         values(name).map { String(decoding: $0, as: UTF8.self) }
@@ -60,17 +82,18 @@ public enum LDAPModification: Sendable, Equatable {
     /// Deletes the given values, or the whole attribute when the list is empty.
     case delete(String, [String] = [])
     case replaceBinary(String, [[UInt8]])
+    case addBinary(String, [[UInt8]])
 
     var attribute: String {
         switch self {
-        case .add(let name, _), .replace(let name, _), .delete(let name, _), .replaceBinary(let name, _): name
+        case .add(let name, _), .replace(let name, _), .delete(let name, _), .replaceBinary(let name, _), .addBinary(let name, _): name
         }
     }
 
     var values: [[UInt8]] {
         switch self {
         case .add(_, let values), .replace(_, let values), .delete(_, let values): values.map { Array($0.utf8) }
-        case .replaceBinary(_, let values): values
+        case .replaceBinary(_, let values), .addBinary(_, let values): values
         }
     }
 }
@@ -106,6 +129,31 @@ public enum LDAPFilter {
             case "\\": output += "\\5c"
             case "\0": output += "\\00"
             default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
+    }
+}
+
+/// Building DNs from user input.
+public enum LDAPDN {
+    /// An attribute value escaped for an RDN (RFC 4514 section 2.4): `,` `+` `"` `\` `<` `>` `;` `=` are escaped
+    /// with a backslash, as are a leading `#` or space and a trailing space, so `Smith, Jane` names one entry.
+    public static func escape(_ value: String) -> String {
+        var output = ""
+        let scalars = Array(value.unicodeScalars)
+        for (index, scalar) in scalars.enumerated() {
+            switch scalar {
+            case ",", "+", "\"", "\\", "<", ">", ";", "=":
+                output += "\\"
+                output.unicodeScalars.append(scalar)
+            case "#" where index == 0, " " where index == 0 || index == scalars.count - 1:
+                output += "\\"
+                output.unicodeScalars.append(scalar)
+            case "\0":
+                output += "\\00"
+            default:
+                output.unicodeScalars.append(scalar)
             }
         }
         return output

@@ -43,8 +43,41 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var text = "\(name) (\(code)) \(operation.rawValue) \(target)"
         if let diagnostic { text += ": \(diagnostic)" }
+        if let reason = activeDirectoryReason { text += " (\(reason))" }
         if let hint = Self.hint(code: code, operation: operation) { text += ". \(hint)" }
         return text
+    }
+
+    /// Active Directory's sub-code of a refused bind, from the `data 533` in its diagnostic
+    /// (`80090308: LdapErr: DSID-0C09042A, comment: AcceptSecurityContext error, data 533, v4563`).
+    public var activeDirectorySubcode: String? {
+        guard code == LDAP_INVALID_CREDENTIALS, let diagnostic else { return nil }
+        // LDAPKit stays off Foundation: a plain scan for "data ".
+        let characters = Array(diagnostic)
+        let marker = Array("data ")
+        guard characters.count > marker.count else { return nil }
+        for start in 0...(characters.count - marker.count) where Array(characters[start..<(start + marker.count)]) == marker {
+            let code = characters[(start + marker.count)...].prefix { $0.isHexDigit }
+            return code.isEmpty ? nil : String(code).lowercased()
+        }
+        return nil
+    }
+
+    /// What the sub-code means, in words (Microsoft's list; Samba uses the same codes).
+    public var activeDirectoryReason: String? {
+        switch activeDirectorySubcode {
+        case "525": "no such user"
+        case "52e": "wrong password"
+        case "530": "not permitted to log on at this time"
+        case "531": "not permitted to log on at this workstation"
+        case "532": "the password has expired"
+        case "533": "the account is disabled"
+        case "568": "too many security IDs (group memberships)"
+        case "701": "the account has expired"
+        case "773": "the password must be changed before first log-on"
+        case "775": "the account is locked out"
+        default: nil
+        }
     }
 
     static func hint(code: Int32, operation: Operation) -> String? {
@@ -52,7 +85,10 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
         case LDAP_INVALID_CREDENTIALS where operation == .bind: "Check the bind DN and the password file, and whether the account is locked"
         case LDAP_SERVER_DOWN: "Is the directory server running and the URL (host, port, ldap:// or ldaps://) right?"
         case LDAP_TIMEOUT: "The server did not answer in time"
-        case LDAP_STRONG_AUTH_REQUIRED: "The server requires TLS or signing: use ldaps:// or StartTLS"
+        case LDAP_STRONG_AUTH_REQUIRED:
+            "The server refuses a password sent in clear text (Active Directory and Samba do by default): set directory.tls = \"starttls\" "
+                + "with directory.ca_file naming the CA of the server's certificate, or use an ldaps:// URL (port 636). "
+                + "Do not turn the check off on the server (Samba: 'ldap server require strong auth'; Windows: 'LDAP server signing requirements')"
         case LDAP_INSUFFICIENT_ACCESS: "The bind account lacks the rights for this"
         case LDAP_NO_SUCH_OBJECT where operation == .search: "Check the base DN in the configuration"
         case LDAP_CONNECT_ERROR: "TLS or connection setup failed; check the CA file and the server certificate's name"

@@ -51,14 +51,16 @@ struct Directory: AsyncParsableCommand {
             let configuration = try options.load()
             let directory = try options.directory(configuration)
             let summary = try await options.withStore(configuration) { store in
-                try await DirectorySync(configuration: directory, logger: makeLogger("rollcall")).run(into: store, full: full)
+                try await DirectorySync(configuration: directory, protectedGroups: configuration.accounts.protectedGroups, logger: makeLogger("rollcall"))
+                    .run(into: store, full: full)
             }
             if format == .json {
                 print(String(decoding: try RollcallJSON.encoder(pretty: true).encode(summary), as: UTF8.self))
                 return
             }
             if summary.skippedUnchanged {
-                print("The directory at \(summary.url) has not changed since the last sync (contextCSN); \(summary.accountsRead) account(s) as before. --full reads it anyway.")
+                print("The directory at \(summary.url) has not changed since the last sync (\(directory.kind == .activeDirectory ? "highestCommittedUSN" : "contextCSN")); "
+                      + "\(summary.accountsRead) account(s) as before. --full reads it anyway.")
                 return
             }
             print("Synced \(summary.accountsRead) account(s) from \(summary.url) in \(String(format: "%.2f", summary.seconds)) s: "
@@ -177,10 +179,10 @@ struct Passwords: AsyncParsableCommand {
             let configuration = try options.load()
             let directory = try options.directory(configuration)
             let connection = try await DirectoryConnector(configuration: directory).connect()
-            let policies = try await PasswordPolicyEntry.read(from: connection)
+            let policyFindings = try await directory.passwordPolicyFindings(connection, school: configuration.passwords)
             try await options.withStore(configuration) { store in
                 guard try await store.lastDirectorySync() != nil else { throw DirectoryError.neverSynced }
-                let audit = PasswordAudit(policies: policies, accounts: try await store.directoryAccounts(), school: configuration.passwords,
+                let audit = PasswordAudit(findings: policyFindings, accounts: try await store.directoryAccounts(), school: configuration.passwords,
                                           protection: ProtectedAccounts(configuration.accounts))
                 switch format {
                 case .json:
@@ -194,7 +196,7 @@ struct Passwords: AsyncParsableCommand {
                 case .table:
                     print("Password policy (school: changed at least every \(configuration.passwords.maxAgeDays) days, at least \(configuration.passwords.minLength) characters, checked, changed after reset):")
                     if audit.findings.isEmpty {
-                        print("  Every pwdPolicy entry meets it.")
+                        print(directory.kind == .activeDirectory ? "  The domain's policy and every fine-grained policy meet it." : "  Every pwdPolicy entry meets it.")
                     } else {
                         print(TextTable.render(headers: ["POLICY", "SEVERITY", "FINDING"], rows: audit.findings.map { [$0.policy, $0.severity.rawValue, $0.message] }), terminator: "")
                     }

@@ -86,7 +86,8 @@ struct DirectorySignIn: Sendable {
         } catch {
             throw SignInRefusal.directoryUnavailable("\(error)")
         }
-        let filter = "(&\(directory.userFilter)(\(policy.ldapSignInAttribute)=\(LDAPFilter.escape(name))))"
+        let attribute = policy.ldapSignInAttribute ?? (directory.kind == .activeDirectory ? "sAMAccountName" : "uid")
+        let filter = "(&\(directory.userFilter)(\(attribute)=\(LDAPFilter.escape(name))))"
         var matches: [LDAPEntry] = []
         do {
             // Staff only: a pupil's account never opens the dashboard, whatever group it is put in.

@@ -23,7 +23,9 @@ public struct DashboardPolicy: Sendable, Equatable {
     public var lockoutMinutes = 15
     /// Whether a name that is not a local dashboard user is tried against the school directory.
     public var ldapSignIn = false
-    public var ldapSignInAttribute = "uid"
+    /// The attribute a person's sign-in name is looked up by; nil for the directory's login name (`uid` on
+    /// OpenLDAP, `sAMAccountName` on Active Directory).
+    public var ldapSignInAttribute: String?
     /// A directory group whose members get a role.
     public struct GroupRole: Sendable, Equatable {
         public var group: String

@@ -16,16 +16,33 @@ public import LDAPKit
 /// user_filter = "(|(objectClass=inetOrgPerson)(objectClass=account))"
 /// join_key = "employeeNumber"
 /// ```
+///
+/// For Active Directory (Windows or Samba), `kind = "active-directory"`; the defaults then follow AD: users are
+/// `(&(objectCategory=person)(objectClass=user))`, the join key is `employeeID`, then `sAMAccountName`,
+/// `userPrincipalName` and `mail` for an account without one. AD refuses passwords in clear text, so use an
+/// `ldaps://` URL or StartTLS, and bind as `rollcall@SCHOOL.INTERNAL` or a DN:
+/// ```toml
+/// [directory]
+/// kind = "active-directory"
+/// url = "ldaps://dc1.school.internal"
+/// ca_file = "/etc/rollcall/directory-ca.pem"
+/// bind_dn = "rollcall@SCHOOL.INTERNAL"
+/// password_file = "/etc/rollcall/directory.secret"
+/// staff_base_dns = ["OU=Staff,OU=School,DC=school,DC=internal"]
+/// pupil_base_dns = ["OU=Pupils,OU=School,DC=school,DC=internal"]
+/// group_base_dns = ["OU=Groups,OU=School,DC=school,DC=internal"]
+/// ```
 public struct DirectoryConfiguration: Sendable, Equatable {
     public enum TLSMode: String, Sendable, Equatable {
         case none, starttls
     }
 
     static let keys = [
-        "url", "tls", "ca_file", "bind_dn", "password_file", "timeout_seconds", "staff_base_dns", "pupil_base_dns",
-        "group_base_dns", "user_filter", "join_key", "page_size",
+        "kind", "url", "tls", "ca_file", "bind_dn", "password_file", "timeout_seconds", "staff_base_dns", "pupil_base_dns",
+        "group_base_dns", "user_filter", "join_key", "join_key_fallbacks", "page_size", "member_range_step",
     ]
 
+    public var kind: DirectoryKind = .openldap
     public var url: String
     public var tls: TLSMode = .none
     public var caFile: String?
@@ -39,17 +56,35 @@ public struct DirectoryConfiguration: Sendable, Equatable {
     public var userFilter = "(|(objectClass=inetOrgPerson)(objectClass=account)(objectClass=posixAccount))"
     /// The attribute that holds the HR join key (payroll number for staff, UPN for pupils).
     public var joinKey = "employeeNumber"
+    /// Attributes tried in turn for an account without ``joinKey``.
+    public var joinKeyFallbacks: [String] = []
     public var pageSize = 1000
+    /// Active Directory: how many values of a group's `member` to ask for at once (AD's MaxValRange, 1,500 by
+    /// default, is the most it gives).
+    public var memberRangeStep = 1500
 
-    public init(url: String) {
+    public init(url: String, kind: DirectoryKind = .openldap) {
         self.url = url
+        self.kind = kind
+        if kind == .activeDirectory {
+            userFilter = "(&(objectCategory=person)(objectClass=user))"
+            joinKey = "employeeID"
+            joinKeyFallbacks = ["sAMAccountName", "userPrincipalName", "mail"]
+        }
     }
 
     init(_ reader: SettingsReader) throws(ConfigurationError) {
         guard let url = try reader.string("directory", "url") else {
             throw reader.fail("[directory] needs 'url', e.g. url = \"ldap://dc1.school.internal\"")
         }
-        self.init(url: url)
+        var kind = DirectoryKind.openldap
+        if let name = try reader.string("directory", "kind") {
+            guard let parsed = DirectoryKind(rawValue: name) else {
+                throw reader.fail("'directory.kind' must be \"openldap\" or \"active-directory\", not \"\(name)\"")
+            }
+            kind = parsed
+        }
+        self.init(url: url, kind: kind)
         if let mode = try reader.string("directory", "tls") {
             guard let parsed = TLSMode(rawValue: mode) else {
                 throw reader.fail("'directory.tls' must be \"starttls\" or \"none\", not \"\(mode)\" (for TLS from the first byte use an ldaps:// url)")
@@ -62,8 +97,10 @@ public struct DirectoryConfiguration: Sendable, Equatable {
         if !bindDN.isEmpty, passwordFile == nil {
             throw reader.fail("'directory.bind_dn' is set but 'directory.password_file' is not: name the file that holds its password")
         }
-        if bindDN.isEmpty, !url.hasPrefix("ldapi://") {
-            throw reader.fail("'directory.bind_dn' is required unless the url is ldapi:// (SASL EXTERNAL)")
+        if bindDN.isEmpty, !url.hasPrefix("ldapi://") || kind == .activeDirectory {
+            throw reader.fail(kind == .activeDirectory
+                ? "'directory.bind_dn' is required for Active Directory: the service account as rollcall@REALM or its DN"
+                : "'directory.bind_dn' is required unless the url is ldapi:// (SASL EXTERNAL)")
         }
         if let seconds = try reader.integer("directory", "timeout_seconds") {
             guard (1...600).contains(seconds) else { throw reader.fail("'directory.timeout_seconds' must be between 1 and 600") }
@@ -82,6 +119,11 @@ public struct DirectoryConfiguration: Sendable, Equatable {
             userFilter = filter
         }
         if let key = try reader.string("directory", "join_key") { joinKey = key }
+        if let fallbacks = try reader.strings("directory", "join_key_fallbacks") { joinKeyFallbacks = fallbacks }
+        if let step = try reader.integer("directory", "member_range_step") {
+            guard (10...100_000).contains(step) else { throw reader.fail("'directory.member_range_step' must be between 10 and 100000") }
+            memberRangeStep = step
+        }
         if let size = try reader.integer("directory", "page_size") {
             guard (10...10000).contains(size) else { throw reader.fail("'directory.page_size' must be between 10 and 10000") }
             pageSize = size
@@ -97,7 +139,7 @@ public struct DirectoryConfiguration: Sendable, Equatable {
 public struct AccountsPolicy: Sendable, Equatable {
     static let keys = [
         "protected_dns", "protected_uids", "protected_groups", "stale_after_days", "leavers_file", "roster_file",
-        "set_shadow_expire", "leavers_ou", "mass_change_percent", "mass_change_max",
+        "set_shadow_expire", "set_account_expires", "leavers_ou", "mass_change_percent", "mass_change_max",
     ]
 
     /// Never in a plan: DNs (exact, case-insensitive), uids, and members of these groups (by DN or cn).
@@ -112,6 +154,9 @@ public struct AccountsPolicy: Sendable, Equatable {
     public var rosterFile: String?
     /// Also set `shadowExpire` (days since 1970) so PAM/nss logins stop even where ppolicy is not consulted.
     public var setShadowExpire = false
+    /// Active Directory: also set `accountExpires` to the moment of disabling, so the account stays unusable if
+    /// someone re-enables it by mistake.
+    public var setAccountExpires = false
     /// Move disabled accounts here (an existing OU), out of the staff and pupil bases.
     public var leaversOU: String?
     /// A plan may change at most this share of all accounts, and at most `massChangeMax`, without
@@ -132,6 +177,7 @@ public struct AccountsPolicy: Sendable, Equatable {
         leaversFile = try reader.path("accounts", "leavers_file")
         rosterFile = try reader.path("accounts", "roster_file")
         setShadowExpire = try reader.boolean("accounts", "set_shadow_expire") ?? false
+        setAccountExpires = try reader.boolean("accounts", "set_account_expires") ?? false
         leaversOU = try reader.string("accounts", "leavers_ou")
         if let percent = try reader.integer("accounts", "mass_change_percent") {
             guard (0...100).contains(percent) else { throw reader.fail("'accounts.mass_change_percent' must be between 0 and 100") }

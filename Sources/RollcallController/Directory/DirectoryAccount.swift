@@ -11,19 +11,26 @@ public struct DirectoryAccount: Sendable, Equatable, Codable {
     public var mail: String?
     public var createdAt: Date?
     public var passwordChangedAt: Date?
-    /// `pwdReset: TRUE`: the password was set by an administrator and must be changed at next log-on.
+    /// Must change the password at next log-on: OpenLDAP's `pwdReset: TRUE`, Active Directory's `pwdLastSet: 0`.
     public var passwordReset: Bool
-    /// `pwdAccountLockedTime` as the server holds it (a time for a lockout after failures, or the administrative lock).
+    /// When the account was locked (OpenLDAP's `pwdAccountLockedTime` as the server holds it; AD's `lockoutTime` as
+    /// GeneralizedTime), for a lockout after failures or OpenLDAP's administrative lock.
     public var lockedTime: String?
-    /// The last successful bind (`pwdLastSuccess` from OpenLDAP's core last-bind, `authTimestamp` from the overlay).
+    /// The last successful log-on (OpenLDAP: `pwdLastSuccess` or the overlay's `authTimestamp`; AD: the later of
+    /// `lastLogonTimestamp` and this DC's `lastLogon`).
     public var lastBindAt: Date?
     /// `shadowExpire`, days since 1970.
     public var shadowExpire: Int?
     /// DNs of the groups the account belongs to.
     public var groups: [String]
-
-    /// Disabled for good by an administrator (ppolicy's `000001010000Z`), as Rollcall's plans do it.
-    public var isDisabled: Bool { lockedTime == GeneralizedTime.administrativeLock }
+    /// Disabled for good by an administrator, as Rollcall's plans do it: OpenLDAP's `pwdAccountLockedTime:
+    /// 000001010000Z`, AD's `userAccountControl` bit 0x2.
+    public var isDisabled = false
+    /// AD's `DONT_EXPIRE_PASSWORD` (`userAccountControl` 0x10000): the domain's maximum password age does not apply,
+    /// a breach of the school's rotation rule for anyone the rule covers.
+    public var passwordNeverExpires = false
+    /// When the account stops working by itself (AD's `accountExpires`, OpenLDAP's `shadowExpire`); nil for never.
+    public var expiresAt: Date?
 
     public var name: String { uid ?? dn }
 }
@@ -38,15 +45,16 @@ public struct DirectorySyncSummary: Sendable, Equatable, Codable {
     public var removed = 0
     public var groups = 0
     public var memberships = 0
-    /// Whether any account carries a last-bind time; when none does, the server is not tracking binds and the stale
-    /// check would flag everyone, so it is skipped.
+    /// Whether log-ons are recorded (always, on AD; on OpenLDAP when any account carries a last-bind time): when
+    /// not, the stale check would flag everyone, so it is skipped.
     public var lastBindTracked = false
     public var seconds = 0.0
-    /// The naming contexts' `contextCSN` when the sync started (OpenLDAP with syncprov keeps it; it moves on every
-    /// write, last-bind updates included), and what was synced, so an unchanged directory need not be read again.
+    /// The directory's change marker when the sync started: the naming contexts' `contextCSN` (OpenLDAP with
+    /// syncprov keeps it; it moves on every write, last-bind updates included) or the DC's `highestCommittedUSN`
+    /// (Active Directory), and what was synced, so an unchanged directory need not be read again.
     public var contextCSN: String?
     public var scope: String?
-    /// True when the directory's contextCSN showed nothing had changed since the last sync, so nothing was read.
+    /// True when the directory's change marker showed nothing had changed since the last sync, so nothing was read.
     public var skippedUnchanged = false
 
     public init(url: String) {

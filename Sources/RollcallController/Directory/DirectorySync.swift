@@ -10,51 +10,37 @@ import SQLKit
 /// and a failure half-way (a dropped connection, a size limit) leaves the previous sync's data as it was. Reading and
 /// writing overlap: the server prepares the next page while LDAPKit decodes one, and the next batch of 500 is made
 /// ready while the last is written. Each account's policy-relevant state is digested; only new and changed rows are
-/// written whole, unchanged ones just get this sync's stamp, and accounts the sync did not stamp are removed. Where the server keeps a `contextCSN` (OpenLDAP with the syncprov overlay) and it has not
-/// moved since the last sync of the same scope, nothing has changed, last binds included, and nothing is read.
+/// written whole, unchanged ones just get this sync's stamp, and accounts the sync did not stamp are removed. Where the
+/// server keeps a change marker (OpenLDAP's `contextCSN` with the syncprov overlay, AD's `highestCommittedUSN`) and
+/// it has not moved since the last sync of the same scope, nothing has changed and nothing is read.
+/// What to read and how to understand it is the ``DirectoryServer``'s business, by the configured kind.
 /// Otherwise the whole directory is read: a "modified since" filter cannot see deletions.
 public struct DirectorySync: Sendable {
     public let configuration: DirectoryConfiguration
+    /// Protected groups (names or DNs) whose nested members are read too, where the directory can tell (AD).
+    let protectedGroups: [String]
     let logger: Logger
 
-    public init(configuration: DirectoryConfiguration, logger: Logger) {
+    public init(configuration: DirectoryConfiguration, protectedGroups: [String] = [], logger: Logger) {
         self.configuration = configuration
+        self.protectedGroups = protectedGroups
         self.logger = logger
     }
 
-    /// Operational attributes must be asked for by name; `userPassword` never is.
-    var accountAttributes: [String] {
-        ["uid", "cn", "displayName", "mail", configuration.joinKey, "createTimestamp", "pwdChangedTime", "pwdReset",
-         "pwdAccountLockedTime", "pwdLastSuccess", "authTimestamp", "shadowExpire", "memberOf"]
-    }
-
-    /// What is synced: a different URL, base, filter or key means the last sync's contextCSN says nothing.
+    /// What is synced: a different kind, URL, base, filter or key means the last sync's change marker says nothing.
     var scope: String {
-        ([configuration.url, configuration.userFilter, configuration.joinKey] + configuration.staffBaseDNs + ["|"]
-            + configuration.pupilBaseDNs + ["|"] + configuration.groupBaseDNs).joined(separator: "\n")
+        ([configuration.kind.rawValue, configuration.url, configuration.userFilter] + configuration.joinKeyAttributes + configuration.staffBaseDNs + ["|"]
+            + configuration.pupilBaseDNs + ["|"] + configuration.groupBaseDNs + ["|"] + protectedGroups).joined(separator: "\n")
     }
 
-    /// The `contextCSN` values of the naming contexts holding the configured bases, or nil when the server keeps none.
-    static func contextCSN(_ directory: LDAPConnection, bases: [String]) async throws -> String? {
-        guard let root = try await directory.entry(dn: "", attributes: ["namingContexts"]) else { return nil }
-        let lowered = bases.map { ProtectedAccounts.normalise($0) }
-        var values: [String] = []
-        for context in root.strings("namingContexts") {
-            let suffix = ProtectedAccounts.normalise(context)
-            guard lowered.contains(where: { $0 == suffix || $0.hasSuffix("," + suffix) }) else { continue }
-            guard let csn = try await directory.entry(dn: context, attributes: ["contextCSN"])?.strings("contextCSN"), !csn.isEmpty else { return nil }
-            values += csn.map { "\(context)=\($0)" }
-        }
-        return values.isEmpty ? nil : values.sorted().joined(separator: " ")
-    }
-
-    /// - Parameter full: read everything even when the directory's contextCSN says nothing changed.
+    /// - Parameter full: read everything even when the directory's change marker says nothing changed.
     public func run(into store: ControllerStore, now: Date = Date(), full: Bool = false) async throws -> DirectorySyncSummary {
         let started = Date()
         let directory = try await DirectoryConnector(configuration: configuration).connect()
+        let server = configuration.server
         var summary = DirectorySyncSummary(url: configuration.url)
         summary.scope = scope
-        summary.contextCSN = try await Self.contextCSN(directory, bases: configuration.staffBaseDNs + configuration.pupilBaseDNs + configuration.groupBaseDNs)
+        summary.contextCSN = try await server.changeMarker(directory)
         if !full, let csn = summary.contextCSN, let last = try await store.lastDirectorySync(), last.contextCSN == csn, last.scope == scope {
             var unchanged = last
             unchanged.skippedUnchanged = true
@@ -63,16 +49,13 @@ public struct DirectorySync: Sendable {
             unchanged.removed = 0
             unchanged.unchanged = last.accountsRead
             unchanged.seconds = Date().timeIntervalSince(started)
-            logger.info("directory unchanged since the last sync (contextCSN); nothing read", metadata: ["url": "\(configuration.url)"])
+            logger.info("directory unchanged since the last sync; nothing read", metadata: ["url": "\(configuration.url)", "marker": "\(csn)"])
             return unchanged
         }
         let bases = configuration.staffBaseDNs.map { ($0, AccountKind.staff) } + configuration.pupilBaseDNs.map { ($0, AccountKind.pupils) }
         let syncedAt = now.millisecondsSince1970
-        let accounts = AccountBatches(
-            directory: directory, bases: bases, filter: configuration.userFilter, attributes: accountAttributes,
-            pageSize: configuration.pageSize, joinKey: configuration.joinKey)
-        let groupBases = configuration.groupBaseDNs
-        let pageSize = configuration.pageSize
+        let accounts = AccountBatches(directory: directory, server: server, bases: bases)
+        let protectedGroups = protectedGroups
         summary = try await store.transaction { [summary] db in
             var summary = summary
             try await db.delete(from: "directory_memberships").run()
@@ -95,22 +78,18 @@ public struct DirectorySync: Sendable {
             summary.added = try await Self.integer(db, "SELECT count(*) AS n FROM directory_accounts") - storedBefore + summary.removed
             summary.changed = try await Self.integer(db, "SELECT count(*) AS n FROM directory_accounts WHERE changed_at = \(bind: stamp)") - summary.added
             summary.unchanged = summary.accountsRead - summary.added - summary.changed
-            for base in groupBases {
-                for try await group in directory.search(
-                    base: base, filter: "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup)(objectClass=group))",
-                    attributes: ["cn", "member", "uniqueMember", "memberUid"], pageSize: pageSize) {
-                    summary.groups += 1
-                    let cn = group.string("cn")
-                    var rows = JSONRows(columns: Self.membershipColumns)
-                    let name: JSONRows.Value = cn.map { .text($0) } ?? .null
-                    for member in group.strings("member") + group.strings("uniqueMember") { rows.append([.text(group.dn), name, .text(member), .null]) }
-                    for uid in group.strings("memberUid") { rows.append([.text(group.dn), name, .null, .text(uid)]) }
-                    summary.memberships += rows.count
-                    try await db.insert(into: "directory_memberships", rows: rows)
-                }
+            try await server.groups(directory, protectedGroups: protectedGroups) { group in
+                summary.groups += 1
+                var rows = JSONRows(columns: Self.membershipColumns)
+                let name: JSONRows.Value = group.cn.map { .text($0) } ?? .null
+                for member in group.memberDNs { rows.append([.text(group.dn), name, .text(member), .null]) }
+                for uid in group.memberUIDs { rows.append([.text(group.dn), name, .null, .text(uid)]) }
+                summary.memberships += rows.count
+                try await db.insert(into: "directory_memberships", rows: rows)
             }
-            summary.lastBindTracked = try await db.select().column("dn").from("directory_accounts").where("last_bind_at", .isNot, SQLLiteral.null)
+            let anyLastBind = try await db.select().column("dn").from("directory_accounts").where("last_bind_at", .isNot, SQLLiteral.null)
                 .limit(1).first() != nil
+            summary.lastBindTracked = server.recordsEveryLogon || anyLastBind
             summary.seconds = Date().timeIntervalSince(started)
             let json = String(decoding: try JSONEncoder().encode(summary), as: UTF8.self)
             try await db.insert(into: "directory_syncs").columns("url", "finished_at", "summary")
@@ -128,20 +107,6 @@ public struct DirectorySync: Sendable {
     static func trimmingSpaces(_ text: String) -> String {
         guard text.first?.isWhitespace == true || text.last?.isWhitespace == true else { return text }
         return text.trimmingCharacters(in: .whitespaces)
-    }
-
-    static func account(from entry: LDAPEntry, kind: AccountKind, joinKey: String) -> DirectoryAccount {
-        let lastBind = [entry.string("pwdLastSuccess"), entry.string("authTimestamp")].compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
-        var groups = entry.strings("memberOf")
-        groups.sort()
-        return DirectoryAccount(
-            dn: entry.dn, uid: entry.string("uid"), joinKey: entry.string(joinKey).map(Self.trimmingSpaces),
-            kind: kind, displayName: entry.string("displayName") ?? entry.string("cn"), mail: entry.string("mail"),
-            createdAt: entry.string("createTimestamp").flatMap(GeneralizedTime.parse),
-            passwordChangedAt: entry.string("pwdChangedTime").flatMap(GeneralizedTime.parse),
-            passwordReset: entry.string("pwdReset")?.uppercased() == "TRUE",
-            lockedTime: entry.string("pwdAccountLockedTime"), lastBindAt: lastBind,
-            shadowExpire: entry.string("shadowExpire").flatMap { Int($0) }, groups: groups)
     }
 
     static let membershipColumns = ["group_dn", "group_cn", "member_dn", "member_uid"]
@@ -184,22 +149,16 @@ struct AccountBatches: AsyncIteratorProtocol, Sendable {
     }
 
     let directory: LDAPConnection
+    let server: any DirectoryServer
     var bases: [(String, AccountKind)]
-    let filter: String
-    let attributes: [String]
-    let pageSize: Int
-    let joinKey: String
     /// This sync's stamp, for `synced_at` and `changed_at`.
     var syncedAt: Int64 = 0
     var current: (search: LDAPSearch.AsyncIterator, kind: AccountKind)?
 
-    init(directory: LDAPConnection, bases: [(String, AccountKind)], filter: String, attributes: [String], pageSize: Int, joinKey: String) {
+    init(directory: LDAPConnection, server: any DirectoryServer, bases: [(String, AccountKind)]) {
         self.directory = directory
+        self.server = server
         self.bases = bases
-        self.filter = filter
-        self.attributes = attributes
-        self.pageSize = pageSize
-        self.joinKey = joinKey
     }
 
     mutating func next() async throws -> Batch? {
@@ -208,13 +167,14 @@ struct AccountBatches: AsyncIteratorProtocol, Sendable {
             if current == nil {
                 guard !bases.isEmpty else { break }
                 let (base, kind) = bases.removeFirst()
-                current = (directory.search(base: base, filter: filter, attributes: attributes, pageSize: pageSize).makeAsyncIterator(), kind)
+                current = (directory.search(base: base, filter: server.configuration.userFilter, attributes: server.accountAttributes,
+                                            pageSize: server.configuration.pageSize).makeAsyncIterator(), kind)
             }
             guard let entry = try await current?.search.next(), let kind = current?.kind else {
                 current = nil
                 continue
             }
-            let account = DirectorySync.account(from: entry, kind: kind, joinKey: joinKey)
+            let account = server.account(from: entry, kind: kind)
             batch.accounts.append(DirectoryAccountRow(account, syncedAt: syncedAt).values)
             for group in account.groups { batch.memberships.append([.text(group), .text(account.dn)]) }
         }
@@ -267,12 +227,15 @@ struct DirectoryAccountRow: Codable, Sendable {
     var locked_time: String?
     var last_bind_at: Int64?
     var shadow_expire: Int?
+    var disabled: Int
+    var password_never_expires: Int
+    var expires_at: Int64?
     var digest: String
     var synced_at: Int64
 
     static let columns = [
         "dn", "uid", "join_key", "kind", "display_name", "mail", "created_at", "password_changed_at", "password_reset",
-        "locked_time", "last_bind_at", "shadow_expire", "digest", "synced_at",
+        "locked_time", "last_bind_at", "shadow_expire", "disabled", "password_never_expires", "expires_at", "digest", "synced_at",
     ]
 
     /// The values in ``columns`` order.
@@ -281,7 +244,8 @@ struct DirectoryAccountRow: Codable, Sendable {
         func integer(_ value: Int64?) -> JSONRows.Value { value.map { .integer($0) } ?? .null }
         return [.text(dn), text(uid), text(join_key), .text(kind), text(display_name), text(mail), integer(created_at),
                 integer(password_changed_at), .integer(Int64(password_reset)), text(locked_time), integer(last_bind_at),
-                integer(shadow_expire.map(Int64.init)), .text(digest), .integer(synced_at)]
+                integer(shadow_expire.map(Int64.init)), .integer(Int64(disabled)), .integer(Int64(password_never_expires)), integer(expires_at),
+                .text(digest), .integer(synced_at)]
     }
 
     init(_ account: DirectoryAccount, syncedAt: Int64) {
@@ -297,9 +261,13 @@ struct DirectoryAccountRow: Codable, Sendable {
         locked_time = account.lockedTime
         last_bind_at = account.lastBindAt?.millisecondsSince1970
         shadow_expire = account.shadowExpire
+        disabled = account.isDisabled ? 1 : 0
+        password_never_expires = account.passwordNeverExpires ? 1 : 0
+        expires_at = account.expiresAt?.millisecondsSince1970
         synced_at = syncedAt
         digest = Self.digest(of: [uid, join_key, kind, display_name, mail, created_at.map(String.init), password_changed_at.map(String.init),
-                                  String(password_reset), locked_time, last_bind_at.map(String.init), shadow_expire.map(String.init)],
+                                  String(password_reset), locked_time, last_bind_at.map(String.init), shadow_expire.map(String.init),
+                                  String(disabled), String(password_never_expires), expires_at.map(String.init)],
                              groups: account.groups)
     }
 
@@ -324,6 +292,7 @@ struct DirectoryAccountRow: Codable, Sendable {
             createdAt: created_at.map(Date.init(millisecondsSince1970:)),
             passwordChangedAt: password_changed_at.map(Date.init(millisecondsSince1970:)), passwordReset: password_reset != 0,
             lockedTime: locked_time, lastBindAt: last_bind_at.map(Date.init(millisecondsSince1970:)), shadowExpire: shadow_expire,
-            groups: groups)
+            groups: groups, isDisabled: disabled != 0, passwordNeverExpires: password_never_expires != 0,
+            expiresAt: expires_at.map(Date.init(millisecondsSince1970:)))
     }
 }

@@ -14,7 +14,7 @@ public import Foundation
 public struct JoinersPolicy: Sendable, Equatable {
     static let keys = [
         "staff_uid_pattern", "pupil_uid_pattern", "staff_ou", "pupil_ou", "staff_groups", "pupil_groups", "days_before_start",
-        "password_length", "object_classes",
+        "password_length", "object_classes", "upn_suffix",
     ]
 
     public var staffUIDPattern = "{f}{surname}"
@@ -26,6 +26,8 @@ public struct JoinersPolicy: Sendable, Equatable {
     public var daysBeforeStart = 14
     public var passwordLength = 12
     public var objectClasses = ["inetOrgPerson"]
+    /// Active Directory: the part after `@` of a new account's `userPrincipalName`; default the domain's DNS name.
+    public var upnSuffix: String?
 
     public init() {}
 
@@ -54,6 +56,7 @@ public struct JoinersPolicy: Sendable, Equatable {
             }
             objectClasses = classes
         }
+        upnSuffix = try reader.string("joiners", "upn_suffix")
     }
 }
 
@@ -111,7 +114,9 @@ public struct JoinersPlanner: Sendable {
     }
 
     public func plan(people: [Person], accounts: [DirectoryAccount]) -> (items: [PlanItem], notes: [String]) {
+        let server = directory.server
         var taken = Set(accounts.compactMap { $0.uid?.lowercased() })
+        var takenDNs = Set(accounts.map { ProtectedAccounts.normalise($0.dn) })
         taken.formUnion(protectedUIDs.map { $0.lowercased() })
         let withAccounts = Set(accounts.compactMap(\.joinKey))
         var items: [PlanItem] = []
@@ -129,27 +134,22 @@ public struct JoinersPlanner: Sendable {
                 noOU.insert(person.kind)
                 continue
             }
-            let base = UIDPattern.fill(staff ? policy.staffUIDPattern : policy.pupilUIDPattern, person: person, today: today)
+            let base = String(UIDPattern.fill(staff ? policy.staffUIDPattern : policy.pupilUIDPattern, person: person, today: today)
+                .prefix(server.maximumUIDLength))
             var uid = base
             var suffix = 2
             while uid.isEmpty || taken.contains(uid) {
-                uid = base + String(suffix)
+                // A suffix that would pass the server's limit replaces the end of the name instead.
+                uid = String(base.prefix(server.maximumUIDLength - String(suffix).count)) + String(suffix)
                 suffix += 1
             }
             taken.insert(uid)
-            var attributes: [NewAccount.Attribute] = [
-                .init(name: "objectClass", values: policy.objectClasses), .init(name: "uid", values: [uid]),
-                .init(name: "cn", values: [person.name]), .init(name: "sn", values: [person.surname]),
-                .init(name: "givenName", values: [person.forename]), .init(name: directory.joinKey, values: [person.joinKey]),
-            ]
-            if let email = person.email { attributes.append(.init(name: "mail", values: [email])) }
-            if let role = person.role { attributes.append(.init(name: staff ? "title" : "departmentNumber", values: [role])) }
+            let (dn, account) = server.newAccount(for: person, uid: uid, ou: ou, policy: policy, takenDNs: takenDNs)
+            takenDNs.insert(ProtectedAccounts.normalise(dn))
             let detail = "new \(staff ? "staff" : "pupil") \(person.name)" + (person.startDate.map { ", starts \($0.uk)" } ?? "")
                 + (uid == base ? "" : "; \(base) was taken")
-            items.append(PlanItem(position: items.count + 1, dn: "uid=\(uid),\(ou)", uid: uid, joinKey: person.joinKey, kind: person.kind,
-                                  action: .create, reason: .joiner, detail: detail,
-                                  newAccount: NewAccount(attributes: attributes, groups: staff ? policy.staffGroups : policy.pupilGroups,
-                                                         forename: person.forename, surname: person.surname, email: person.email)))
+            items.append(PlanItem(position: items.count + 1, dn: dn, uid: uid, joinKey: person.joinKey, kind: person.kind,
+                                  action: .create, reason: .joiner, detail: detail, newAccount: account))
         }
         if !later.isEmpty {
             notes.append("Starting more than \(policy.daysBeforeStart) days from now, not yet planned: " + later.sorted().joined(separator: ", ") + ".")
@@ -158,7 +158,8 @@ public struct JoinersPlanner: Sendable {
             notes.append("No OU for new \(kind.rawValue) (joiners.\(kind == .staff ? "staff_ou" : "pupil_ou") or directory.\(kind == .staff ? "staff" : "pupil")_base_dns): none planned.")
         }
         notes.append("Each account gets a random temporary password of \(policy.passwordLength) characters when the plan is applied, "
-                     + "with pwdReset: TRUE; the passwords are written once to a file only the applier can read.")
+                     + (directory.kind == .activeDirectory ? "to be changed at first log-on (pwdLastSet: 0)" : "with pwdReset: TRUE")
+                     + "; the passwords are written once to a file only the applier can read.")
         return (items, notes)
     }
 }

@@ -120,17 +120,21 @@ public struct ProtectedAccounts: Sendable {
     let uids: Set<String>
     let groups: Set<String>
 
+    /// Active Directory's administrative groups, protected whatever the configuration says: an account that can
+    /// administer the domain is never disabled by a plan. A directory of another kind with groups of these names
+    /// gets the same care.
+    static let builtInGroups = ["Domain Admins", "Enterprise Admins", "Schema Admins", "Administrators"]
+
     public init(_ policy: AccountsPolicy) {
         dns = Set(policy.protectedDNs.map(Self.normalise))
         uids = Set(policy.protectedUIDs.map { $0.lowercased() })
-        groups = Set(policy.protectedGroups.map(Self.normalise))
+        groups = Set((policy.protectedGroups + Self.builtInGroups).map(Self.normalise))
     }
 
     /// Which rule protects the account, or nil.
     public func rule(protecting account: DirectoryAccount) -> String? {
         if !dns.isEmpty, dns.contains(Self.normalise(account.dn)) { return "protected DN" }
         if !uids.isEmpty, let uid = account.uid, uids.contains(uid.lowercased()) { return "protected uid" }
-        guard !groups.isEmpty else { return nil }
         for group in account.groups {
             let dn = Self.normalise(group)
             if groups.contains(dn) { return "member of \(group)" }

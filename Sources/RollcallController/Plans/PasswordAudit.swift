@@ -22,6 +22,43 @@ public struct PasswordPolicyEntry: Sendable, Equatable, Codable {
 
     static let attributes = ["pwdMaxAge", "pwdMinLength", "pwdCheckQuality", "pwdMustChange", "pwdCheckModule", "pwdUseCheckModule"]
 
+    /// What the entries lack against the school's rules.
+    static func findings(_ policies: [PasswordPolicyEntry], school: PasswordRotationPolicy) -> [PasswordAudit.Finding] {
+        typealias Finding = PasswordAudit.Finding
+        var findings: [Finding] = []
+        if policies.isEmpty {
+            findings.append(Finding(policy: "-", severity: .shortfall, message:
+                "no pwdPolicy entry is readable: the ppolicy overlay is not configured, or the bind DN cannot read it"))
+        }
+        let maxAge = school.maxAgeDays * 86_400
+        for policy in policies {
+            func add(_ severity: Finding.Severity, _ message: String) {
+                findings.append(Finding(policy: policy.dn, severity: severity, message: message))
+            }
+            switch policy.maxAgeSeconds {
+            case nil, 0?: add(.shortfall, "pwdMaxAge is not set: passwords never expire (the school's policy: at most \(school.maxAgeDays) days)")
+            case let seconds? where seconds > maxAge:
+                add(.shortfall, "pwdMaxAge is \(seconds / 86_400) days; the school's policy is at most \(school.maxAgeDays)")
+            default: break
+            }
+            if (policy.minLength ?? 0) < school.minLength {
+                add(.shortfall, "pwdMinLength is \(policy.minLength.map(String.init) ?? "not set"); the school's policy is at least \(school.minLength)")
+            }
+            switch policy.checkQuality ?? 0 {
+            case 0: add(.shortfall, "pwdCheckQuality is 0 or not set: new passwords are not checked at all")
+            case 1: add(.advice, "pwdCheckQuality is 1: a password the server cannot check (already hashed) is accepted; 2 refuses it")
+            default: break
+            }
+            if policy.mustChange != true {
+                add(.shortfall, "pwdMustChange is not TRUE: a password set by an administrator need not be changed at next log-on")
+            }
+            if policy.checkModule == nil {
+                add(.advice, "no quality-check module (pwdCheckModule, e.g. ppm): length is enforced but a mix of character types is not")
+            }
+        }
+        return findings
+    }
+
     /// Every `pwdPolicy` entry under the directory's naming contexts.
     public static func read(from directory: LDAPConnection) async throws -> [PasswordPolicyEntry] {
         let root = try await directory.entry(dn: "", attributes: ["namingContexts"])
@@ -61,51 +98,34 @@ public struct PasswordAudit: Sendable, Codable, Equatable {
 
     public var findings: [Finding]
     public var overdue: [OverdueAccount]
+    /// Accounts the rule covers whose password is set never to expire (AD's `DONT_EXPIRE_PASSWORD`): a breach of
+    /// the rotation rule even while the password is young.
+    public var neverExpires: [String]
     /// Accounts whose temporary password is waiting to be changed (`pwdReset` already set).
     public var awaitingChange: [String]
     public var checkedAccounts: Int
     /// The first moment after `now` at which a checked password becomes overdue; nil when none will.
     public var holdsUntil: Date?
 
+    /// The audit of an OpenLDAP directory's ppolicy entries.
     public init(policies: [PasswordPolicyEntry], accounts: [DirectoryAccount], school: PasswordRotationPolicy,
                 protection: ProtectedAccounts, now: Date = Date()) {
-        var findings: [Finding] = []
-        if policies.isEmpty {
-            findings.append(Finding(policy: "-", severity: .shortfall, message:
-                "no pwdPolicy entry is readable: the ppolicy overlay is not configured, or the bind DN cannot read it"))
-        }
-        let maxAge = school.maxAgeDays * 86_400
-        for policy in policies {
-            func add(_ severity: Finding.Severity, _ message: String) {
-                findings.append(Finding(policy: policy.dn, severity: severity, message: message))
-            }
-            switch policy.maxAgeSeconds {
-            case nil, 0?: add(.shortfall, "pwdMaxAge is not set: passwords never expire (the school's policy: at most \(school.maxAgeDays) days)")
-            case let seconds? where seconds > maxAge:
-                add(.shortfall, "pwdMaxAge is \(seconds / 86_400) days; the school's policy is at most \(school.maxAgeDays)")
-            default: break
-            }
-            if (policy.minLength ?? 0) < school.minLength {
-                add(.shortfall, "pwdMinLength is \(policy.minLength.map(String.init) ?? "not set"); the school's policy is at least \(school.minLength)")
-            }
-            switch policy.checkQuality ?? 0 {
-            case 0: add(.shortfall, "pwdCheckQuality is 0 or not set: new passwords are not checked at all")
-            case 1: add(.advice, "pwdCheckQuality is 1: a password the server cannot check (already hashed) is accepted; 2 refuses it")
-            default: break
-            }
-            if policy.mustChange != true {
-                add(.shortfall, "pwdMustChange is not TRUE: a password set by an administrator need not be changed at next log-on")
-            }
-            if policy.checkModule == nil {
-                add(.advice, "no quality-check module (pwdCheckModule, e.g. ppm): length is enforced but a mix of character types is not")
-            }
-        }
+        self.init(findings: PasswordPolicyEntry.findings(policies, school: school), accounts: accounts, school: school, protection: protection, now: now)
+    }
+
+    /// - Parameter policyFindings: what the directory's own rules lack against the school's
+    ///   (``DirectoryServer/passwordPolicyFindings(_:school:)``).
+    public init(findings policyFindings: [Finding], accounts: [DirectoryAccount], school: PasswordRotationPolicy,
+                protection: ProtectedAccounts, now: Date = Date()) {
+        var findings = policyFindings
         var overdue: [OverdueAccount] = []
         var awaiting: [String] = []
         var checked = 0
         var holdsUntil: Date?
+        var neverExpires: [String] = []
         for account in accounts where school.appliesTo.contains(account.kind) && !account.isDisabled && protection.rule(protecting: account) == nil {
             checked += 1
+            if account.passwordNeverExpires { neverExpires.append(account.name) }
             if account.passwordReset {
                 awaiting.append(account.name)
                 continue
@@ -124,8 +144,14 @@ public struct PasswordAudit: Sendable, Codable, Equatable {
                 if due > now, holdsUntil.map({ due < $0 }) ?? true { holdsUntil = due }
             }
         }
+        if !neverExpires.isEmpty {
+            findings.append(Finding(policy: "accounts", severity: .shortfall, message:
+                "\(neverExpires.count) account(s) the rotation rule covers have a password set never to expire (userAccountControl 0x10000): "
+                + neverExpires.sorted().joined(separator: ", ") + "; a passwords plan forcing a change clears the flag too"))
+        }
         self.findings = findings
         self.overdue = overdue
+        self.neverExpires = neverExpires.sorted()
         self.awaitingChange = awaiting.sorted()
         self.checkedAccounts = checked
         self.holdsUntil = holdsUntil

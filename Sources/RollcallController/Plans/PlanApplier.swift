@@ -52,10 +52,15 @@ public struct PlanApplier: Sendable {
                 "\(plan.items.count) changes exceed the mass-change threshold of \(plan.threshold) (of \(plan.totalAccounts) accounts)"))
             throw PlanError.massChange(plan: plan.id, items: plan.items.count, threshold: plan.threshold, total: plan.totalAccounts)
         }
-        if plan.items.contains(where: { $0.action == .create && $0.status != .done && $0.status != .skipped }), passwords == nil {
+        let creates = plan.items.contains(where: { $0.action == .create && $0.status != .done && $0.status != .skipped })
+        if creates, passwords == nil {
             throw PlanError.passwordsFileNeeded(plan.id)
         }
         let connection = try await DirectoryConnector(configuration: directory).connect()
+        if creates, directory.kind == .activeDirectory, !connection.isEncrypted {
+            // Before anything is written: a joiner made without the password that should go with it helps nobody.
+            throw PlanError.passwordsNeedTLS(plan: plan.id, url: directory.url)
+        }
         let protection = ProtectedAccounts(policy)
         // Group memberships as last synced (groupOfNames, posixGroup); memberOf, where the server has it, is read live.
         var syncedGroups: [String: [String]] = [:]
@@ -139,18 +144,17 @@ public struct PlanApplier: Sendable {
         case failed(String)
     }
 
-    private static let stateAttributes = ["uid", "objectClass", "pwdAccountLockedTime", "pwdReset", "shadowExpire", "memberOf"]
-
     /// Reads the entry as it is now and writes only what is missing.
     private func apply(_ item: inout PlanItem, connection: LDAPConnection, protection: ProtectedAccounts, syncedGroups: [String]) async throws -> StepResult {
         if item.action == .create { return try await create(item, connection: connection) }
-        let rdn = String(item.dn.prefix { $0 != "," })
+        let server = directory.server
+        let rdn = firstRDN(item.dn)
         let movedDN = policy.leaversOU.map { "\(rdn),\($0)" }
         var candidates = [item.currentDN, item.dn, movedDN].compactMap { $0 }
         candidates = candidates.reduce(into: []) { unique, dn in if !unique.contains(dn) { unique.append(dn) } }
         var found: LDAPEntry?
         for dn in candidates {
-            if let entry = try await connection.entry(dn: dn, attributes: Self.stateAttributes) {
+            if let entry = try await connection.entry(dn: dn, attributes: server.stateAttributes) {
                 found = entry
                 break
             }
@@ -159,42 +163,35 @@ public struct PlanApplier: Sendable {
             return .skipped("the account is no longer in the directory (looked at \(candidates.joined(separator: "; ")))")
         }
         item.currentDN = entry.dn
-        let account = DirectoryAccount(dn: item.dn, uid: entry.string("uid") ?? item.uid, joinKey: item.joinKey, kind: item.kind,
-                                       passwordReset: false, groups: syncedGroups + entry.strings("memberOf"))
+        let current = server.account(from: entry, kind: item.kind)
+        let groups = try await server.currentGroups(of: entry, on: connection, protectedGroups: policy.protectedGroups)
+        let account = DirectoryAccount(dn: item.dn, uid: current.uid ?? item.uid, joinKey: item.joinKey, kind: item.kind,
+                                       passwordReset: false, groups: syncedGroups + groups)
         if let rule = protection.rule(protecting: account) {
-            return .skipped("protected now (\(rule)); the configuration changed since the plan was made")
+            return .skipped("protected now (\(rule)); the configuration or the directory changed since the plan was made")
         }
+        let change: DirectoryChange
         switch item.action {
         case .create:
             preconditionFailure("handled by create(_:connection:)")  // safe: `apply` hands every create item to `create(_:connection:)` first
         case .forcePasswordChange:
-            if entry.string("pwdReset")?.uppercased() == "TRUE" { return .alreadyInEffect("already must change the password at next log-on") }
-            try await connection.modify(dn: entry.dn, [.replace("pwdReset", ["TRUE"])])
-            return .done("must change the password at next log-on (pwdReset: TRUE)")
+            change = try await server.forcePasswordChange(entry, on: connection)
         case .disable:
-            var changes: [LDAPModification] = []
-            var said: [String] = []
-            if entry.string("pwdAccountLockedTime") != GeneralizedTime.administrativeLock {
-                changes.append(.replace("pwdAccountLockedTime", [GeneralizedTime.administrativeLock]))
-                said.append("locked (pwdAccountLockedTime: \(GeneralizedTime.administrativeLock))")
-            }
-            if policy.setShadowExpire, entry.string("shadowExpire").flatMap({ Int($0) }).map({ $0 > 1 }) ?? true {
-                if !entry.strings("objectClass").contains(where: { $0.lowercased() == "shadowaccount" }) {
-                    changes.append(.add("objectClass", ["shadowAccount"]))
-                }
-                // 1 = 2 January 1970: expired, whatever the day today.
-                changes.append(.replace("shadowExpire", ["1"]))
-                said.append("shadowExpire: 1")
-            }
-            if !changes.isEmpty {
-                try await connection.modify(dn: entry.dn, changes)
-            }
+            change = try await server.disable(entry, on: connection, policy: policy, now: now)
+            if case .failed = change { break }
             if let leaversOU = policy.leaversOU, let movedDN, ProtectedAccounts.normalise(entry.dn) != ProtectedAccounts.normalise(movedDN) {
                 try await connection.rename(dn: entry.dn, newRDN: rdn, newParent: leaversOU)
                 item.currentDN = movedDN
-                said.append("moved to \(leaversOU)")
+                switch change {
+                case .done(let said): return .done(said + ", moved to \(leaversOU)")
+                default: return .done("moved to \(leaversOU)")
+                }
             }
-            return said.isEmpty ? .alreadyInEffect("already disabled") : .done(said.joined(separator: ", "))
+        }
+        switch change {
+        case .done(let said): return .done(said)
+        case .alreadyInEffect(let said): return .alreadyInEffect(said)
+        case .failed(let why): return .failed(why)
         }
     }
 }
@@ -214,31 +211,26 @@ extension PlanApplier {
                                                                                   passwordReset: false, groups: account.groups)) {
             return .skipped("protected (\(rule)); the configuration changed since the plan was made")
         }
+        let server = directory.server
         var said: [String] = []
+        let password = TemporaryPassword.make(length: passwordLength)
         if let existing = try await connection.entry(dn: item.dn, attributes: [directory.joinKey]) {
             guard existing.string(directory.joinKey) == joinKey else {
                 return .failed("\(item.dn) was created since planning for someone else (\(directory.joinKey): \(existing.string(directory.joinKey) ?? "none")): "
                                + "make a new joiners plan, which picks a free uid")
             }
+            try await server.setTemporaryPassword(dn: item.dn, password: password, on: connection)
             said.append("already there from an interrupted apply; given a new temporary password")
         } else {
-            try await connection.add(dn: item.dn, attributes: account.attributes.map { ($0.name, $0.values) })
+            try await server.create(account, dn: item.dn, password: password, on: connection)
             said.append("created")
         }
-        let password = TemporaryPassword.make(length: passwordLength)
-        try await connection.setPassword(dn: item.dn, newPassword: password)
-        try await connection.modify(dn: item.dn, [.replace("pwdReset", ["TRUE"])])
         for group in account.groups {
-            guard let entry = try await connection.entry(dn: group, attributes: ["objectClass", "member", "uniqueMember", "memberUid"]) else {
-                said.append("group \(group) not found: not joined")
-                continue
+            switch try await server.join(group: group, dn: item.dn, uid: uid, on: connection) {
+            case nil: said.append("group \(group) not found: not joined")
+            case true?: said.append("joined \(ProtectedAccounts.firstRDNValue(group) ?? group)")
+            case false?: break
             }
-            let classes = Set(entry.strings("objectClass").map { $0.lowercased() })
-            let (attribute, value) = classes.contains("posixgroup") ? ("memberUid", uid)
-                : classes.contains("groupofuniquenames") ? ("uniqueMember", item.dn) : ("member", item.dn)
-            if entry.strings(attribute).contains(where: { $0.lowercased() == value.lowercased() }) { continue }
-            try await connection.modify(dn: group, [.add(attribute, [value])])
-            said.append("joined \(ProtectedAccounts.firstRDNValue(group) ?? group)")
         }
         do {
             try passwords.append(joinKey: joinKey, account: account, uid: uid, password: password)
@@ -255,6 +247,7 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
     case massChange(plan: Int, items: Int, threshold: Int, total: Int)
     case alreadyApplied(Int)
     case passwordsFileNeeded(Int)
+    case passwordsNeedTLS(plan: Int, url: String)
 
     public var description: String {
         switch self {
@@ -264,6 +257,9 @@ public enum PlanError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "Nothing was changed. Review it with `rollcall plan show \(id)`; if it is right, apply with --accept-mass-change"
         case .alreadyApplied(let id): "plan \(id) has been applied in full; make a new plan to catch later changes"
         case .passwordsFileNeeded(let id): "plan \(id) creates accounts: their temporary passwords need a file (--passwords-file)"
+        case .passwordsNeedTLS(let id, let url):
+            "plan \(id) creates Active Directory accounts, whose passwords (unicodePwd) go only over TLS, and \(url) is plain LDAP. Nothing was changed. "
+                + "Set directory.tls = \"starttls\" with directory.ca_file, or use an ldaps:// URL"
         }
     }
 }

@@ -523,6 +523,14 @@ enum Migrations {
                 .run()
             try await db.create(index: "licence_matches_by_device").on("licence_matches").column("device_id").run()
         },
+        Migration(number: 11, name: "account state any directory kind reports: disabled, password never expires, account expiry") { db in
+            // What used to be read from OpenLDAP's pwdAccountLockedTime alone is now stored as the directory said it:
+            // Active Directory's userAccountControl bits and accountExpires, OpenLDAP's lock and shadowExpire.
+            try await db.raw("ALTER TABLE directory_accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0").run()
+            try await db.raw("ALTER TABLE directory_accounts ADD COLUMN password_never_expires INTEGER NOT NULL DEFAULT 0").run()
+            try await db.raw("ALTER TABLE directory_accounts ADD COLUMN expires_at BIGINT").run()
+            try await db.raw("UPDATE directory_accounts SET disabled = 1 WHERE locked_time = '000001010000Z'").run()
+        },
     ]
 
     static func run(on store: ControllerStore) async throws {

@@ -2,6 +2,8 @@
 # Installs the Debian packages Rollcall builds and tests against. Idempotent; needs root (or sudo).
 set -euo pipefail
 packages=(libsqlite3-dev libldap2-dev libssl-dev libargon2-dev pkg-config curl ca-certificates openssl slapd ldap-utils slapd-contrib
+    # Active Directory: a real Samba AD DC on loopback (scripts/samba-school.sh), ldbmodify to load it offline.
+    samba samba-ad-dc samba-ad-provision winbind ldb-tools
     # USB storage: libudev to build against; umockdev (with its Python bindings) to replay recorded sticks in the tests.
     libudev-dev umockdev libumockdev-dev gir1.2-umockdev-1.0 python3-gi
     # Screen lock: the real dconf tool compiles the tests' dconf databases.

@@ -36,11 +36,16 @@ public struct LDAPConnectionOptions: Sendable, Equatable {
     public var caFile: String?
     /// Seconds to wait for a connection and for each operation.
     public var timeoutSeconds: Int = 10
+    /// Active Directory: send the domain-scope control (1.2.840.113556.1.4.1339) with every search, so a search from
+    /// the domain's root is not answered with continuation references to the Configuration and DNS partitions,
+    /// which hold no people. Without it those references are errors (a sync must not look complete when it is not).
+    public var domainScope = false
 
-    public init(security: Security = .asInURL, caFile: String? = nil, timeoutSeconds: Int = 10) {
+    public init(security: Security = .asInURL, caFile: String? = nil, timeoutSeconds: Int = 10, domainScope: Bool = false) {
         self.security = security
         self.caFile = caFile
         self.timeoutSeconds = timeoutSeconds
+        self.domainScope = domainScope
     }
 }
 
@@ -63,6 +68,7 @@ public actor LDAPConnection {
     /// Directory demands before it takes a password (`unicodePwd`).
     public nonisolated let isEncrypted: Bool
     private let timeoutSeconds: Int
+    private let domainScope: Bool
 
     /// Connects (lazily: libldap opens the socket on the first operation, or now with StartTLS).
     /// - Throws: ``LDAPError`` with operation `.connect` for a malformed URL or bad TLS settings.
@@ -77,6 +83,7 @@ public actor LDAPConnection {
         self.url = url
         self.timeoutSeconds = options.timeoutSeconds
         self.isEncrypted = options.security == .startTLS || url.lowercased().hasPrefix("ldaps://")
+        self.domainScope = options.domainScope
         var version: Int32 = LDAP_VERSION3
         try Self.set(handle, LDAP_OPT_PROTOCOL_VERSION, &version, url)
         try Self.set(handle, LDAP_OPT_REFERRALS, cldap_opt_off(), url)
@@ -264,10 +271,19 @@ public actor LDAPConnection {
             throw LDAPError(code: created, operation: .search, target: request.base, diagnostic: "cannot build the paged-results control")
         }
         defer { ldap_control_free(pageControl) }
-        let serverControls = UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>.allocate(capacity: 2)
+        var scopeControl: UnsafeMutablePointer<LDAPControl>?
+        if domainScope {
+            let created = ldap_control_create("1.2.840.113556.1.4.1339", 0, nil, 0, &scopeControl)
+            guard created == LDAP_SUCCESS else {
+                throw LDAPError(code: created, operation: .search, target: request.base, diagnostic: "cannot build the domain-scope control")
+            }
+        }
+        defer { if let scopeControl { ldap_control_free(scopeControl) } }
+        let serverControls = UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>.allocate(capacity: 3)
         defer { serverControls.deallocate() }
         serverControls[0] = pageControl
-        serverControls[1] = nil
+        serverControls[1] = scopeControl
+        serverControls[2] = nil
 
         let attributeNames = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: request.attributes.count + 1)
         defer {

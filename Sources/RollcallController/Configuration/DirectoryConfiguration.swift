@@ -131,7 +131,8 @@ public struct DirectoryConfiguration: Sendable, Equatable {
     }
 
     public var connectionOptions: LDAPConnectionOptions {
-        LDAPConnectionOptions(security: tls == .starttls ? .startTLS : .asInURL, caFile: caFile, timeoutSeconds: timeoutSeconds)
+        LDAPConnectionOptions(security: tls == .starttls ? .startTLS : .asInURL, caFile: caFile, timeoutSeconds: timeoutSeconds,
+                              domainScope: kind == .activeDirectory)
     }
 }
 

@@ -60,12 +60,14 @@ public struct AccountsPlanner: Sendable {
         var protectedNames: [String] = []
         var alreadyDisabled = 0
         var matchedLeavers = Set<String>()
+        var protectedLeavers: [String] = []
         for account in accounts {
+            if let key = account.joinKey { matchedLeavers.insert(key) }
             if let rule = protection.rule(protecting: account) {
                 protectedNames.append("\(account.name) (\(rule))")
+                if let key = account.joinKey, leaversByKey[key] != nil, !account.isDisabled { protectedLeavers.append("\(account.name) (\(key), \(rule))") }
                 continue
             }
-            if let key = account.joinKey { matchedLeavers.insert(key) }
             if account.isDisabled {
                 alreadyDisabled += 1
                 continue
@@ -96,6 +98,10 @@ public struct AccountsPlanner: Sendable {
         if !protectedNames.isEmpty {
             notes.append("Protected, never planned: " + protectedNames.sorted().joined(separator: ", ") + ".")
         }
+        if !protectedLeavers.isEmpty {
+            notes.append("On the leavers list but protected, so left alone: " + protectedLeavers.sorted().joined(separator: ", ")
+                         + ". Check each by hand, and disable it there if it is right to.")
+        }
         if alreadyDisabled > 0 { notes.append("\(alreadyDisabled) account(s) already disabled: nothing to do for them.") }
         let unmatched = leaversByKey.keys.filter { !matchedLeavers.contains($0) }.sorted()
         if !unmatched.isEmpty {
@@ -118,7 +124,10 @@ public struct AccountsPlanner: Sendable {
 public struct ProtectedAccounts: Sendable {
     let dns: Set<String>
     let uids: Set<String>
-    let groups: Set<String>
+    /// Protected group DNs and names, normalised, each with its place in the list: the configured groups first, then
+    /// the built-in ones, so an account in several is reported under the most telling (Domain Admins, not the
+    /// Administrators group that nests it).
+    let groups: [String: Int]
 
     /// Active Directory's administrative groups, protected whatever the configuration says: an account that can
     /// administer the domain is never disabled by a plan. A directory of another kind with groups of these names
@@ -128,19 +137,26 @@ public struct ProtectedAccounts: Sendable {
     public init(_ policy: AccountsPolicy) {
         dns = Set(policy.protectedDNs.map(Self.normalise))
         uids = Set(policy.protectedUIDs.map { $0.lowercased() })
-        groups = Set((policy.protectedGroups + Self.builtInGroups).map(Self.normalise))
+        var groups: [String: Int] = [:]
+        for (index, group) in (policy.protectedGroups + Self.builtInGroups).enumerated() where groups[Self.normalise(group)] == nil {
+            groups[Self.normalise(group)] = index
+        }
+        self.groups = groups
     }
 
     /// Which rule protects the account, or nil.
     public func rule(protecting account: DirectoryAccount) -> String? {
         if !dns.isEmpty, dns.contains(Self.normalise(account.dn)) { return "protected DN" }
         if !uids.isEmpty, let uid = account.uid, uids.contains(uid.lowercased()) { return "protected uid" }
+        var best: (rank: Int, rule: String)?
         for group in account.groups {
             let dn = Self.normalise(group)
-            if groups.contains(dn) { return "member of \(group)" }
-            if let cn = Self.firstRDNValue(dn), groups.contains(cn) { return "member of \(cn)" }
+            let match: (Int, String)? = if let rank = groups[dn] { (rank, "member of \(group)") }
+                else if let cn = Self.firstRDNValue(dn), let rank = groups[cn] { (rank, "member of \(Self.firstRDNValue(group) ?? cn)") }
+                else { nil }
+            if let (rank, rule) = match, best.map({ rank < $0.rank }) ?? true { best = (rank, rule) }
         }
-        return nil
+        return best?.rule
     }
 
     /// DNs compare without case and without spaces after commas (`cn=A, dc=x` is `cn=a,dc=x`). Done on Swift's own

@@ -56,11 +56,11 @@ public struct PlanApplier: Sendable {
         if creates, passwords == nil {
             throw PlanError.passwordsFileNeeded(plan.id)
         }
-        let connection = try await DirectoryConnector(configuration: directory).connect()
-        if creates, directory.kind == .activeDirectory, !connection.isEncrypted {
+        if creates, directory.kind == .activeDirectory, directory.connectionOptions.security != .startTLS, !directory.url.lowercased().hasPrefix("ldaps://") {
             // Before anything is written: a joiner made without the password that should go with it helps nobody.
             throw PlanError.passwordsNeedTLS(plan: plan.id, url: directory.url)
         }
+        let connection = try await DirectoryConnector(configuration: directory).connect()
         let protection = ProtectedAccounts(policy)
         // Group memberships as last synced (groupOfNames, posixGroup); memberOf, where the server has it, is read live.
         var syncedGroups: [String: [String]] = [:]

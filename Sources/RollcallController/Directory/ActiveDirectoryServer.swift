@@ -18,8 +18,10 @@ struct ActiveDirectoryServer: DirectoryServer {
     static let inChain = "1.2.840.113556.1.4.1941"
 
     var accountAttributes: [String] {
-        ["sAMAccountName", "cn", "displayName", "mail"] + configuration.joinKeyAttributes
-            + ["whenCreated", "userAccountControl", "pwdLastSet", "lastLogonTimestamp", "lastLogon", "lockoutTime", "accountExpires", "memberOf"]
+        var seen = Set<String>()
+        return (["sAMAccountName", "cn", "displayName", "mail"] + configuration.joinKeyAttributes
+            + ["whenCreated", "userAccountControl", "pwdLastSet", "lastLogonTimestamp", "lastLogon", "lockoutTime", "accountExpires", "memberOf"])
+            .filter { seen.insert($0.lowercased()).inserted }
     }
 
     func account(from entry: LDAPEntry, kind: AccountKind) -> DirectoryAccount {
@@ -162,11 +164,13 @@ struct ActiveDirectoryServer: DirectoryServer {
             return .failed("\(entry.dn) has no userAccountControl: is it a user account?")
         }
         var said: [String] = []
+        let already = "already disabled (userAccountControl \(old))"
         if control & AccountControl.disabled == 0 {
             let new = String(control | AccountControl.disabled)
             try await directory.modify(dn: entry.dn, [.delete("userAccountControl", [old]), .add("userAccountControl", [new])])
             said.append("disabled (userAccountControl \(old) → \(new))")
         }
+        let disabledBefore = said.isEmpty
         if policy.setAccountExpires {
             let expires = entry.string("accountExpires").flatMap(FileTime.date)
             if expires.map({ $0 > now }) ?? true {
@@ -174,7 +178,8 @@ struct ActiveDirectoryServer: DirectoryServer {
                 said.append("accountExpires \(entry.string("accountExpires") ?? "unset") → \(GeneralizedTime.format(now))")
             }
         }
-        return said.isEmpty ? .alreadyInEffect("already disabled (userAccountControl \(old))") : .done(said.joined(separator: ", "))
+        if said.isEmpty { return .alreadyInEffect(already) }
+        return .done(((disabledBefore ? [already] : []) + said).joined(separator: ", "))
     }
 
     /// `pwdLastSet: 0`; a password set never to expire would let the person keep theirs, so that flag goes too.

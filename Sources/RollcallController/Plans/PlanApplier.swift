@@ -183,8 +183,7 @@ public struct PlanApplier: Sendable {
                 try await connection.rename(dn: entry.dn, newRDN: rdn, newParent: leaversOU)
                 item.currentDN = movedDN
                 switch change {
-                case .done(let said): return .done(said + ", moved to \(leaversOU)")
-                default: return .done("moved to \(leaversOU)")
+                case .done(let said), .alreadyInEffect(let said), .failed(let said): return .done(said + ", moved to \(leaversOU)")
                 }
             }
         }

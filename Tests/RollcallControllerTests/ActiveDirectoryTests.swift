@@ -342,6 +342,31 @@ struct ActiveDirectoryTests {
             #expect(refusal?.description.contains("(wrong password)") == true && refusal?.description.contains("Not-The-Password") == false)
             #expect(try await school.bindError("dlee", "Staff-Pass-7")?.description.contains("data 533") == true)
             #expect(try await school.store.directoryAccounts().isEmpty)
+
+            // A DN binds as well as user@REALM.
+            var byDN = school.ldap
+            byDN.bindDN = "CN=Administrator,CN=Users,\(SambaADServer.domain)"
+            #expect(try await school.sync(byDN).accountsRead == 28)
+        }
+    }
+
+    @Test("dashboard sign-in with a directory password: found by sAMAccountName under the staff OUs, the role from memberOf")
+    func dashboardSignIn() async throws {
+        try await withADSchool { school in
+            var policy = DashboardPolicy()
+            policy.ldapSignIn = true
+            policy.groupRoles = [
+                .init(group: "CN=IT Admins,\(SampleADSchool.groups)", role: .technician),
+                .init(group: "CN=Teachers,\(SampleADSchool.groups)", role: .readOnly),
+            ]
+            let signIn = DirectorySignIn(directory: school.ldap, policy: policy)
+            let technician = try await signIn.role(of: "itadmin", password: "Staff-Pass-1")
+            let reader = try await signIn.role(of: "jsmith", password: "Staff-Pass-2")
+            #expect(technician == .technician && reader == .readOnly)
+            await #expect(throws: SignInRefusal.wrongCredentials) { try await signIn.role(of: "jsmith", password: "Staff-Pass-1") }
+            await #expect(throws: SignInRefusal.wrongCredentials) { try await signIn.role(of: "ataylor20", password: "Pupil-Pass-0") }
+            await #expect(throws: SignInRefusal.noRole) { try await signIn.role(of: "supply1", password: "Staff-Pass-12") }
+            await #expect(throws: SignInRefusal.wrongCredentials) { try await signIn.role(of: "*", password: "Staff-Pass-1") }
         }
     }
 

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # The demo: a real controller on loopback with a fresh data dir, the real agent reporting this machine,
 # the device table and the HTML report; then a throwaway slapd with the sample school (controller/sample-school.ldif),
-# a directory sync, the accounts plan and the password audit. Plans are applied only with --apply.
-# Stops what it started.
+# a directory sync, the accounts plan and the password audit. Plans are applied only with --apply. With --ad the
+# directory is a throwaway Samba Active Directory DC (SCHOOL.TEST, ldaps on 127.0.0.1:636) with the same school
+# (controller/sample-school-ad.ldif) instead of slapd. Stops what it started.
 set -euo pipefail
-APPLY=""; [ "${1:-}" = "--apply" ] && APPLY=yes
+APPLY="" AD=""
+for argument in "$@"; do
+    case "$argument" in
+        --apply) APPLY=yes ;;
+        --ad) AD=yes ;;
+        *) echo "demo.sh: unknown argument $argument (--apply, --ad)" >&2; exit 2 ;;
+    esac
+done
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 ./scripts/install-deps.sh
@@ -19,6 +27,7 @@ CONTROLLER_PID=""
 cleanup() {
     [ -n "$CONTROLLER_PID" ] && kill "$CONTROLLER_PID" 2>/dev/null && wait "$CONTROLLER_PID" 2>/dev/null
     [ -f "$WORK/slapd/slapd.pid" ] && kill "$(cat "$WORK/slapd/slapd.pid")" 2>/dev/null
+    [ -f "$WORK/samba/samba.pid" ] && kill -9 "$(cat "$WORK/samba/samba.pid")" 2>/dev/null
     true
 }
 trap cleanup EXIT
@@ -101,21 +110,55 @@ done
 API_TOKEN="$("$BIN/rollcall" users token technician --label demo --days 1 --config "$WORK/controller.toml" 2>/dev/null)"
 
 echo
-echo "== The directory: a throwaway slapd on loopback with the sample school (Oakfield Academy)"
-LDAP_PORT=""
-for _ in $(seq 1 50); do
-    candidate=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then LDAP_PORT=$candidate; break; fi
-done
-[ -n "$LDAP_PORT" ] || { echo "No free loopback port for slapd" >&2; exit 1; }
-./scripts/slapd-school.sh --dir "$WORK/slapd" --suffix dc=oakfield,dc=test --data controller/sample-school.ldif --syncprov --start "$LDAP_PORT"
-sed -e "s#^url = \"ldap://.*#url = \"ldap://127.0.0.1:$LDAP_PORT\"#" \
-    -e "s#^password_file = .*#password_file = \"$WORK/slapd/admin.secret\"#" \
-    -e "s#^leavers_file = .*#leavers_file = \"$PWD/controller/sample-leavers.txt\"#" \
-    "$WORK/controller.toml" > "$WORK/controller-directory.toml"
+if [ -n "$AD" ]; then
+    echo "== The directory: a throwaway Samba AD DC on loopback (SCHOOL.TEST) with the sample school (Oakfield Academy)"
+    exec 9>/tmp/rollcall-samba-ad.lock
+    flock -n 9 || { echo "The Samba AD tests or benchmark hold the DC (port 389); try again when they finish" >&2; exit 1; }
+    ./scripts/samba-school.sh --template "$PWD/.build/samba-ad-template-demo" --dir "$WORK/samba" --data controller/sample-school-ad.ldif --start
+    export LDAPTLS_CACERT="$WORK/samba/tls/ca.pem"
+    # The sample configuration with its [directory] for Active Directory and the AD school's names.
+    /usr/bin/python3 - "$WORK/controller.toml" "$WORK/controller-directory.toml" "$WORK/samba" "$PWD" <<'PY'
+import re, sys
+source, target, samba, repo = sys.argv[1:5]
+text = open(source).read()
+ou = "OU=Oakfield,DC=school,DC=test"
+directory = f"""[directory]
+kind = "active-directory"
+url = "ldaps://127.0.0.1"
+ca_file = "{samba}/tls/ca.pem"
+bind_dn = "Administrator@SCHOOL.TEST"
+password_file = "{samba}/admin.secret"
+staff_base_dns = ["OU=Staff,{ou}"]
+pupil_base_dns = ["OU=Pupils,{ou}"]
+group_base_dns = ["OU=Groups,{ou}"]
+
+"""
+text = re.sub(r"^\[directory\]\n.*?(?=^\[)", directory, text, flags=re.S | re.M)
+text = re.sub(r"^protected_groups = .*$", 'protected_groups = ["IT Admins"]', text, flags=re.M)
+text = re.sub(r"^leavers_ou = .*$", f'leavers_ou = "OU=Leavers,{ou}"\nset_account_expires = true', text, flags=re.M)
+text = re.sub(r"^leavers_file = .*$", f'leavers_file = "{repo}/controller/sample-leavers-ad.txt"', text, flags=re.M)
+text = re.sub(r"^staff_groups = .*$", f'staff_groups = ["CN=Teachers,OU=Groups,{ou}"]', text, flags=re.M)
+text = re.sub(r"^technician_groups = .*$", f'technician_groups = ["CN=IT Admins,OU=Groups,{ou}"]', text, flags=re.M)
+open(target, "w").write(text)
+PY
+    echo "   samba on ldaps://127.0.0.1 (CA $WORK/samba/tls/ca.pem; domain policy: 180 days, 7 characters, complexity)"
+else
+    echo "== The directory: a throwaway slapd on loopback with the sample school (Oakfield Academy)"
+    LDAP_PORT=""
+    for _ in $(seq 1 50); do
+        candidate=$((20000 + RANDOM % 20000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then LDAP_PORT=$candidate; break; fi
+    done
+    [ -n "$LDAP_PORT" ] || { echo "No free loopback port for slapd" >&2; exit 1; }
+    ./scripts/slapd-school.sh --dir "$WORK/slapd" --suffix dc=oakfield,dc=test --data controller/sample-school.ldif --syncprov --start "$LDAP_PORT"
+    sed -e "s#^url = \"ldap://.*#url = \"ldap://127.0.0.1:$LDAP_PORT\"#" \
+        -e "s#^password_file = .*#password_file = \"$WORK/slapd/admin.secret\"#" \
+        -e "s#^leavers_file = .*#leavers_file = \"$PWD/controller/sample-leavers.txt\"#" \
+        "$WORK/controller.toml" > "$WORK/controller-directory.toml"
+    echo "   slapd on ldap://127.0.0.1:$LDAP_PORT (ppolicy: 180 days, 6 characters; last-bind tracking on)"
+fi
 RC=("$BIN/rollcall")
 CONFIG=(--config "$WORK/controller-directory.toml")
-echo "   slapd on ldap://127.0.0.1:$LDAP_PORT (ppolicy: 180 days, 6 characters; last-bind tracking on)"
 echo
 echo "== rollcall directory sync"
 "${RC[@]}" directory sync "${CONFIG[@]}" 2>>"$WORK/controller.log"
@@ -174,7 +217,11 @@ if [ -n "$APPLY" ]; then
     fi
     echo
     echo "== A disabled leaver tries to log on"
-    ldapwhoami -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "uid=aokafor,ou=leavers,dc=oakfield,dc=test" -w Staff-Pass-4 -e ppolicy 2>&1 || true
+    if [ -n "$AD" ]; then
+        ldapsearch -x -H ldaps://127.0.0.1 -D aokafor@SCHOOL.TEST -w Staff-Pass-4 -s base -b "" 2>&1 | grep -E "ldap_bind|data" || true
+    else
+        ldapwhoami -x -H "ldap://127.0.0.1:$LDAP_PORT" -D "uid=aokafor,ou=leavers,dc=oakfield,dc=test" -w Staff-Pass-4 -e ppolicy 2>&1 || true
+    fi
 fi
 echo
 REPORT="$PWD/rollcall-report.html"

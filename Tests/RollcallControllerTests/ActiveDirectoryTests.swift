@@ -183,6 +183,7 @@ struct ActiveDirectoryTests {
             #expect(reasons == ["aokafor": .leaver, "awalker24": .leaver, "ahughes24": .leaver, "sharris24": .leaver, "ckhan": .stale, "nwright20": .stale])
             #expect(plan.notes.contains { $0.contains("kprice (member of Domain Admins)") && $0.contains("itadmin (member of Domain Admins)") })
             #expect(plan.notes.contains { $0.contains("1 account(s) already disabled") })
+            #expect(plan.notes.contains { $0.hasPrefix("On the leavers list but protected, so left alone: kprice (S1020, member of Domain Admins)") })
 
             // The threshold refuses (6 changes among 28 accounts, threshold 1) and nothing changes.
             await #expect(throws: PlanError.massChange(plan: plan.id, items: 6, threshold: 1, total: 28)) {
@@ -210,7 +211,7 @@ struct ActiveDirectoryTests {
             #expect(try await school.store.verifyAuditLog().isIntact)
 
             // Offboarding from the HR side: the Domain Admin who left is reported, not planned.
-            let person = Person(joinKey: "S1012", kind: .staff, forename: "Kevin", surname: "Price", status: .left,
+            let person = Person(joinKey: "S1020", kind: .staff, forename: "Kevin", surname: "Price", status: .left,
                                 leftOn: Day(Date().addingTimeInterval(-86_400 * 3)))
             let offboarding = OffboardingPlanner(policy: school.configuration.accounts)
                 .plan(leavers: [person], accounts: try await school.store.directoryAccounts(), equipment: [])

@@ -42,9 +42,12 @@ struct AccountStanding: Sendable {
         for account in audit.overdue {
             overdue[account.dn] = account.ageDays.map { "password \($0) days old (policy: \(configuration.passwords.maxAgeDays))" } ?? "password never changed"
         }
+        let neverExpiring = Set(audit.neverExpires)
         let rows = accounts.map { account in
-            let status = account.isDisabled ? "disabled" : (account.lockedTime != nil ? "locked" : (account.passwordReset ? "must change password" : "active"))
+            let status = account.isDisabled ? "disabled" : account.expiresAt.map({ $0 <= now }) == true ? "expired"
+                : account.lockedTime != nil ? "locked" : account.passwordReset ? "must change password" : "active"
             let finding = zombie[account.dn] ?? overdue[account.dn]
+                ?? (account.passwordNeverExpires && neverExpiring.contains(account.name) ? "password set never to expire" : nil)
             return DashboardTable.Row([
                 .text(account.uid), .text(account.displayName), .text(account.kind.rawValue), .text(status), .date(account.passwordChangedAt),
                 .number(account.passwordChangedAt.map { Int(now.timeIntervalSince($0) / 86_400) }), .date(account.lastBindAt), .text(finding),

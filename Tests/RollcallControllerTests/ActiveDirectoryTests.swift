@@ -88,15 +88,10 @@ struct ADSchoolFixture {
 
 /// Runs `body` with a fresh AD school and stops samba and closes the store on every path.
 func withADSchool(extraLDIF: String = "", plainBinds: Bool = false, _ body: (inout ADSchoolFixture) async throws -> Void) async throws {
-    var school = try await ADSchoolFixture.make(extraLDIF: extraLDIF, plainBinds: plainBinds)
-    do {
-        try await body(&school)
-    } catch {
-        await school.tearDown()
-        throw error
-    }
-    await school.tearDown()
+    try await withFixture(try await ADSchoolFixture.make(extraLDIF: extraLDIF, plainBinds: plainBinds), body)
 }
+
+extension ADSchoolFixture: DirectoryFixture {}
 
 @Suite("Active Directory: sync, plans and apply against a real Samba AD DC", .serialized)
 struct ActiveDirectoryTests {

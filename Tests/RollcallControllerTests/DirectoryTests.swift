@@ -73,16 +73,28 @@ struct SchoolFixture {
     }
 }
 
-/// Runs `body` with a fresh school and stops slapd and closes the store on every path.
-func withSchool(extraLDIF: String = "", options: SlapdServer.Options = SlapdServer.Options(), _ body: (inout SchoolFixture) async throws -> Void) async throws {
-    var school = try await SchoolFixture.make(extraLDIF: extraLDIF, options: options)
+/// A directory, a store and their files, made for one test and torn down after it.
+protocol DirectoryFixture {
+    func tearDown() async
+}
+
+extension SchoolFixture: DirectoryFixture {}
+
+/// Runs `body` with `fixture` and tears it down on every path.
+func withFixture<Fixture: DirectoryFixture>(_ fixture: Fixture, _ body: (inout Fixture) async throws -> Void) async throws {
+    var fixture = fixture
     do {
-        try await body(&school)
+        try await body(&fixture)
     } catch {
-        await school.tearDown()
+        await fixture.tearDown()
         throw error
     }
-    await school.tearDown()
+    await fixture.tearDown()
+}
+
+/// Runs `body` with a fresh school and stops slapd and closes the store on every path.
+func withSchool(extraLDIF: String = "", options: SlapdServer.Options = SlapdServer.Options(), _ body: (inout SchoolFixture) async throws -> Void) async throws {
+    try await withFixture(try await SchoolFixture.make(extraLDIF: extraLDIF, options: options), body)
 }
 
 @Suite("Directory sync, plans and apply against a real slapd", .serialized)

@@ -108,3 +108,14 @@ public func eventually(_ seconds: Double, _ condition: () throws -> Bool) rethro
     }
     return try condition()
 }
+
+/// Ends a server the harness started: SIGTERM, then SIGKILL after `grace` seconds (a child spawned from a dispatch
+/// worker thread inherits its blocked signal mask, so it may never see the SIGTERM), and waits for it.
+public func terminate(_ process: Process, grace: TimeInterval) {
+    guard process.isRunning else { return }
+    process.terminate()
+    let deadline = Date().addingTimeInterval(grace)
+    while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+}

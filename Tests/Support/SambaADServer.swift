@@ -110,13 +110,7 @@ public final class SambaADServer: @unchecked Sendable {
     }
 
     private func stop(releasing: Bool) {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(2)
-            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        terminate(process, grace: 2)
         try? FileManager.default.removeItem(at: directory)
         if releasing {
             flock(lock, LOCK_UN)

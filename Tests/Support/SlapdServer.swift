@@ -85,13 +85,7 @@ public final class SlapdServer: @unchecked Sendable {
     /// SIGTERM, then SIGKILL after 1 s: a child spawned from a dispatch worker thread inherits its blocked signal
     /// mask, so slapd may never see the SIGTERM (its throwaway MDB database needs no clean shutdown).
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(1)
-            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        terminate(process, grace: 1)
         try? FileManager.default.removeItem(at: directory)
     }
 

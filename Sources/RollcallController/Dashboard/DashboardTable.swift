@@ -35,24 +35,10 @@ public struct DashboardTable: Sendable {
         /// arithmetic (the civil-from-days algorithm): a report writes one for every device, account and event, and
         /// the format style costs microseconds each.
         static func timestamp(_ date: Date) -> String {
-            let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-            let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-            let time = seconds - days * 86_400
-            let shifted = days + 719_468
-            let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-            let dayOfEra = shifted - era * 146_097
-            let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-            let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-            let monthIndex = (5 * dayOfYear + 2) / 153
-            let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-            let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-            let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-            func digits(_ value: Int64, _ width: Int) -> String {
-                let text = String(value)
-                return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
-            }
-            return digits(year, 4) + "-" + digits(month, 2) + "-" + digits(day, 2) + "T" + digits(time / 3_600, 2) + ":"
-                + digits(time / 60 % 60, 2) + ":" + digits(time % 60, 2) + "Z"
+            let time = GeneralizedTime.civil(date)
+            let digits = GeneralizedTime.digits
+            return digits(time.year, 4) + "-" + digits(time.month, 2) + "-" + digits(time.day, 2) + "T" + digits(time.hour, 2) + ":"
+                + digits(time.minute, 2) + ":" + digits(time.second, 2) + "Z"
         }
 
         static func < (lhs: Value, rhs: Value) -> Bool {

@@ -15,6 +15,7 @@
 # Writes raw data to bench/out/ad-sync/ and its section of bench/RESULTS.md.
 #
 # Usage (from anywhere; needs samba, ldb-tools, ldap-utils, hyperfine, GNU time; port 389 free):  bench/ad-sync.sh
+# Loading the DC takes about two minutes.
 set -euo pipefail
 
 readonly RUNS=5 WARMUP=1 RSS_RUNS=3 USERS=20000 STAFF=1600
@@ -81,7 +82,8 @@ EOF
 
 ATTRS="sAMAccountName cn displayName mail employeeID userPrincipalName whenCreated userAccountControl pwdLastSet lastLogonTimestamp lastLogon lockoutTime accountExpires memberOf"
 FILTER='(&(objectCategory=person)(objectClass=user))'
-AUTH="-x -LLL -H ldaps://127.0.0.1 -D Administrator@SCHOOL.TEST -y $WORK/dc/admin.secret -E pr=1000/noprompt -E 1.2.840.113556.1.4.1339"
+BIND="-x -H ldaps://127.0.0.1 -D Administrator@SCHOOL.TEST -y $WORK/dc/admin.secret"
+AUTH="$BIND -LLL -E pr=1000/noprompt -E 1.2.840.113556.1.4.1339"
 LDAPSEARCH="ldapsearch $AUTH -b OU=Staff,OU=Bench,DC=school,DC=test '$FILTER' $ATTRS >/dev/null && ldapsearch $AUTH -b OU=Pupils,OU=Bench,DC=school,DC=test '$FILTER' $ATTRS >/dev/null && ldapsearch $AUTH -b OU=Groups,OU=Bench,DC=school,DC=test '(objectClass=group)' cn member >/dev/null"
 ENTRIES="$(eval "${LDAPSEARCH//>\/dev\/null/}" | grep -c '^dn:')"
 
@@ -94,7 +96,7 @@ hyperfine --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT/hy
 # A re-sync after one change: the USN moved, so everything is read again; one account is written.
 hyperfine --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT/hyperfine-resync.json" \
     -n "rollcall directory sync (after a change)" \
-    --prepare "ldapmodify $AUTH <<< \$'dn: CN=Person 5,OU=Staff,OU=Bench,DC=school,DC=test\nchangetype: modify\nreplace: mail\nmail: m\$RANDOM@school.example' >/dev/null" \
+    --prepare "ldapmodify $BIND <<< \$'dn: CN=Person 5,OU=Staff,OU=Bench,DC=school,DC=test\nchangetype: modify\nreplace: mail\nmail: m\$RANDOM@school.example' >/dev/null" \
     "$BIN directory sync --config $WORK/controller.toml" >"$OUT/hyperfine-resync.txt" 2>&1 || { cat "$OUT/hyperfine-resync.txt" >&2; die "hyperfine failed"; }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

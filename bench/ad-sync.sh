@@ -94,9 +94,14 @@ hyperfine --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT/hy
     >"$OUT/hyperfine.txt" 2>&1 || { cat "$OUT/hyperfine.txt" >&2; die "hyperfine failed"; }
 "$BIN" directory sync --config "$WORK/controller.toml" >/dev/null 2>&1
 # A re-sync after one change: the USN moved, so everything is read again; one account is written.
+cat > "$WORK/change.sh" <<CHANGE
+#!/usr/bin/env bash
+printf 'dn: CN=Person 5,OU=Staff,OU=Bench,DC=school,DC=test\nchangetype: modify\nreplace: mail\nmail: m%s@school.example\n' "\$RANDOM\$RANDOM" \
+    | ldapmodify $BIND >/dev/null
+CHANGE
+chmod +x "$WORK/change.sh"
 hyperfine --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$OUT/hyperfine-resync.json" \
-    -n "rollcall directory sync (after a change)" \
-    --prepare "ldapmodify $BIND <<< \$'dn: CN=Person 5,OU=Staff,OU=Bench,DC=school,DC=test\nchangetype: modify\nreplace: mail\nmail: m\$RANDOM@school.example' >/dev/null" \
+    -n "rollcall directory sync (after a change)" --prepare "$WORK/change.sh" \
     "$BIN directory sync --config $WORK/controller.toml" >"$OUT/hyperfine-resync.txt" 2>&1 || { cat "$OUT/hyperfine-resync.txt" >&2; die "hyperfine failed"; }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }

@@ -163,11 +163,16 @@ struct ActiveDirectoryServer: DirectoryServer {
 
     var stateAttributes: [String] { ["sAMAccountName", "userAccountControl", "pwdLastSet", "accountExpires", "memberOf"] }
 
-    /// `memberOf` (direct groups) and every protected group the entry is in through nesting, asked of the DC now.
+    /// The DNs of the protected groups, found by name in the domain.
+    func protectedGroups(_ names: [String], on directory: LDAPConnection) async throws -> [String] {
+        try await protectedGroupDNs(directory, domain: try await domain(directory), protectedGroups: names)
+    }
+
+    /// `memberOf` (direct groups) and every protected group (by DN) the entry is in through nesting, asked of the DC
+    /// now with the in-chain rule on this one entry.
     func currentGroups(of entry: LDAPEntry, on directory: LDAPConnection, protectedGroups: [String]) async throws -> [String] {
         var groups = entry.strings("memberOf")
-        let domain = try await domain(directory)
-        for group in try await protectedGroupDNs(directory, domain: domain, protectedGroups: protectedGroups) {
+        for group in protectedGroups {
             let filter = "(memberOf:\(Self.inChain):=\(LDAPFilter.escape(group)))"
             if try await !directory.searchAll(base: entry.dn, scope: .base, filter: filter, attributes: ["1.1"]).isEmpty { groups.append(group) }
         }

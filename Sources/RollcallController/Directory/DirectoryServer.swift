@@ -57,8 +57,11 @@ protocol DirectoryServer: Sendable {
 
     /// What to read of an entry, right before changing it, to see what is already in effect.
     var stateAttributes: [String] { get }
-    /// The groups the entry is in now, as far as protection needs to know (nested membership of `protectedGroups`
-    /// included where the server can tell).
+    /// The protected groups (names or DNs, with the built-in administrative ones) as the server can check
+    /// membership of them: asked once per plan apply, handed to ``currentGroups(of:on:protectedGroups:)`` per item.
+    func protectedGroups(_ names: [String], on directory: LDAPConnection) async throws -> [String]
+    /// The groups the entry is in now, as far as protection needs to know (nested membership of `protectedGroups`,
+    /// from ``protectedGroups(_:on:)``, included where the server can tell).
     func currentGroups(of entry: LDAPEntry, on directory: LDAPConnection, protectedGroups: [String]) async throws -> [String]
     /// Stops the account from logging on, writing only what is not already so.
     func disable(_ entry: LDAPEntry, on directory: LDAPConnection, policy: AccountsPolicy, now: Date) async throws -> DirectoryChange

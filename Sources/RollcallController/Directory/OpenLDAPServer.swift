@@ -67,6 +67,11 @@ struct OpenLDAPServer: DirectoryServer {
 
     var stateAttributes: [String] { ["uid", "objectClass", "pwdAccountLockedTime", "pwdReset", "shadowExpire", "memberOf"] }
 
+    /// Matched by name or DN against `memberOf` and the synced groups: nothing to look up.
+    func protectedGroups(_ names: [String], on directory: LDAPConnection) async throws -> [String] {
+        names
+    }
+
     func currentGroups(of entry: LDAPEntry, on directory: LDAPConnection, protectedGroups: [String]) async throws -> [String] {
         entry.strings("memberOf")
     }

@@ -61,7 +61,9 @@ public struct PlanApplier: Sendable {
             throw PlanError.passwordsNeedTLS(plan: plan.id, url: directory.url)
         }
         let connection = try await DirectoryConnector(configuration: directory).connect()
+        let server = directory.server
         let protection = ProtectedAccounts(policy)
+        let protectedGroups = try await server.protectedGroups(policy.protectedGroups, on: connection)
         // Group memberships as last synced (groupOfNames, posixGroup); memberOf, where the server has it, is read live.
         var syncedGroups: [String: [String]] = [:]
         for account in try await store.directoryAccounts() { syncedGroups[ProtectedAccounts.normalise(account.dn)] = account.groups }
@@ -76,7 +78,7 @@ public struct PlanApplier: Sendable {
                 continue
             }
             do {
-                let result = try await apply(&item, connection: connection, protection: protection,
+                let result = try await apply(&item, connection: connection, server: server, protection: protection, protectedGroups: protectedGroups,
                                              syncedGroups: syncedGroups[ProtectedAccounts.normalise(item.dn)] ?? [])
                 item.appliedAt = now
                 switch result {
@@ -145,9 +147,10 @@ public struct PlanApplier: Sendable {
     }
 
     /// Reads the entry as it is now and writes only what is missing.
-    private func apply(_ item: inout PlanItem, connection: LDAPConnection, protection: ProtectedAccounts, syncedGroups: [String]) async throws -> StepResult {
+    /// - Parameter protectedGroups: the protected groups as the server checks them (``DirectoryServer/protectedGroups(_:on:)``).
+    private func apply(_ item: inout PlanItem, connection: LDAPConnection, server: any DirectoryServer, protection: ProtectedAccounts,
+                       protectedGroups: [String], syncedGroups: [String]) async throws -> StepResult {
         if item.action == .create { return try await create(item, connection: connection) }
-        let server = directory.server
         let rdn = firstRDN(item.dn)
         let movedDN = policy.leaversOU.map { "\(rdn),\($0)" }
         var candidates = [item.currentDN, item.dn, movedDN].compactMap { $0 }
@@ -164,7 +167,7 @@ public struct PlanApplier: Sendable {
         }
         item.currentDN = entry.dn
         let current = server.account(from: entry, kind: item.kind)
-        let groups = try await server.currentGroups(of: entry, on: connection, protectedGroups: policy.protectedGroups)
+        let groups = try await server.currentGroups(of: entry, on: connection, protectedGroups: protectedGroups)
         let account = DirectoryAccount(dn: item.dn, uid: current.uid ?? item.uid, joinKey: item.joinKey, kind: item.kind,
                                        passwordReset: false, groups: syncedGroups + groups)
         if let rule = protection.rule(protecting: account) {

@@ -47,6 +47,11 @@ public struct LDAPConnectionOptions: Sendable, Equatable {
         self.timeoutSeconds = timeoutSeconds
         self.domainScope = domainScope
     }
+
+    /// Whether a connection to `url` with these options is protected by TLS: an `ldaps://` URL, or StartTLS.
+    public func encrypts(url: String) -> Bool {
+        security == .startTLS || url.lowercased().hasPrefix("ldaps://")
+    }
 }
 
 /// A connection to an LDAP directory (OpenLDAP or Active Directory) through Debian's libldap.
@@ -82,7 +87,7 @@ public actor LDAPConnection {
         self.handle = handle
         self.url = url
         self.timeoutSeconds = options.timeoutSeconds
-        self.isEncrypted = options.security == .startTLS || url.lowercased().hasPrefix("ldaps://")
+        self.isEncrypted = options.encrypts(url: url)
         self.domainScope = options.domainScope
         var version: Int32 = LDAP_VERSION3
         try Self.set(handle, LDAP_OPT_PROTOCOL_VERSION, &version, url)

@@ -230,7 +230,8 @@ struct ActiveDirectoryServer: DirectoryServer {
 
     static func requireEncryption(_ directory: LDAPConnection, dn: String) throws(LDAPError) {
         guard directory.isEncrypted else {
-            throw LDAPError(code: 8, operation: .setPassword, target: dn, diagnostic:
+            // confidentialityRequired (13): Rollcall's own refusal, not the server's.
+            throw LDAPError(code: 13, operation: .setPassword, target: dn, diagnostic:
                 "Rollcall sends a password to Active Directory only over TLS, and \(directory.url) is plain LDAP: set directory.tls = \"starttls\" "
                 + "(with directory.ca_file) or use an ldaps:// URL")
         }

@@ -13,6 +13,17 @@ enum DirectoryChange: Sendable, Equatable {
     case done(String)
     case alreadyInEffect(String)
     case failed(String)
+
+    var text: String {
+        switch self {
+        case .done(let text), .alreadyInEffect(let text), .failed(let text): text
+        }
+    }
+
+    /// The change is in effect, whether made now or before.
+    var isInEffect: Bool {
+        if case .failed = self { false } else { true }
+    }
 }
 
 /// One group as the sync reads it: its members by DN and, for posixGroup, by uid.

@@ -56,7 +56,7 @@ public struct PlanApplier: Sendable {
         if creates, passwords == nil {
             throw PlanError.passwordsFileNeeded(plan.id)
         }
-        if creates, directory.kind == .activeDirectory, directory.connectionOptions.security != .startTLS, !directory.url.lowercased().hasPrefix("ldaps://") {
+        if creates, directory.kind == .activeDirectory, !directory.connectionOptions.encrypts(url: directory.url) {
             // Before anything is written: a joiner made without the password that should go with it helps nobody.
             throw PlanError.passwordsNeedTLS(plan: plan.id, url: directory.url)
         }
@@ -150,7 +150,7 @@ public struct PlanApplier: Sendable {
     /// - Parameter protectedGroups: the protected groups as the server checks them (``DirectoryServer/protectedGroups(_:on:)``).
     private func apply(_ item: inout PlanItem, connection: LDAPConnection, server: any DirectoryServer, protection: ProtectedAccounts,
                        protectedGroups: [String], syncedGroups: [String]) async throws -> StepResult {
-        if item.action == .create { return try await create(item, connection: connection) }
+        if item.action == .create { return try await create(item, connection: connection, server: server) }
         let rdn = firstRDN(item.dn)
         let movedDN = policy.leaversOU.map { "\(rdn),\($0)" }
         var candidates = [item.currentDN, item.dn, movedDN].compactMap { $0 }
@@ -176,18 +176,16 @@ public struct PlanApplier: Sendable {
         let change: DirectoryChange
         switch item.action {
         case .create:
-            preconditionFailure("handled by create(_:connection:)")  // safe: `apply` hands every create item to `create(_:connection:)` first
+            preconditionFailure("handled by create(_:connection:server:)")  // safe: `apply` hands every create item to `create` first
         case .forcePasswordChange:
             change = try await server.forcePasswordChange(entry, on: connection)
         case .disable:
             change = try await server.disable(entry, on: connection, policy: policy, now: now)
-            if case .failed = change { break }
-            if let leaversOU = policy.leaversOU, let movedDN, ProtectedAccounts.normalise(entry.dn) != ProtectedAccounts.normalise(movedDN) {
+            if change.isInEffect, let leaversOU = policy.leaversOU, let movedDN,
+               ProtectedAccounts.normalise(entry.dn) != ProtectedAccounts.normalise(movedDN) {
                 try await connection.rename(dn: entry.dn, newRDN: rdn, newParent: leaversOU)
                 item.currentDN = movedDN
-                switch change {
-                case .done(let said), .alreadyInEffect(let said), .failed(let said): return .done(said + ", moved to \(leaversOU)")
-                }
+                return .done(change.text + ", moved to \(leaversOU)")
             }
         }
         switch change {
@@ -205,7 +203,7 @@ extension PlanApplier {
     /// Run again after an interruption: an entry already there that carries this joiner's key was made by an earlier
     /// run whose password may never have reached the file, so it gets a new temporary password; an entry there for
     /// anyone else is a uid taken since planning, and that item fails without touching it.
-    func create(_ item: PlanItem, connection: LDAPConnection) async throws -> StepResult {
+    func create(_ item: PlanItem, connection: LDAPConnection, server: any DirectoryServer) async throws -> StepResult {
         guard let account = item.newAccount, let joinKey = item.joinKey, let uid = item.uid, let passwords else {
             return .failed("the plan item has no account to create")
         }
@@ -213,7 +211,6 @@ extension PlanApplier {
                                                                                   passwordReset: false, groups: account.groups)) {
             return .skipped("protected (\(rule)); the configuration changed since the plan was made")
         }
-        let server = directory.server
         var said: [String] = []
         let password = TemporaryPassword.make(length: passwordLength)
         if let existing = try await connection.entry(dn: item.dn, attributes: [directory.joinKey]) {
